@@ -1,0 +1,85 @@
+/**
+ * The command line: registers commands (each in its own file, imported lazily), normalizes global
+ * options, and turns errors into exit codes in one place: 0 ok, 1 runtime failure, 2 usage/input error.
+ */
+import { Command, CommanderError, Option } from 'commander';
+import { CarbonbenchError } from '../errors.js';
+import { printJson, type GlobalOptions } from './output.js';
+import { VERSION } from '../version.js';
+
+function globalOptions(cmd: Command): GlobalOptions {
+  const opts = cmd.optsWithGlobals<{ db: string; json?: boolean }>();
+  return { db: opts.db, json: opts.json === true };
+}
+
+export function buildProgram(): Command {
+  const program = new Command();
+  program
+    .name('carbonbench')
+    .description('Measures the carbon cost (SCI, gCO2e per generated token) of LLM inference configurations on your GPUs')
+    .version(VERSION)
+    .option('--db <path>', 'results database', './results.db')
+    .option('--json', 'print one JSON document on stdout and nothing else there')
+    .showHelpAfterError()
+    .exitOverride()
+    .configureOutput({ writeErr: (s) => process.stderr.write(s) });
+
+  program
+    .command('doctor')
+    .description('checks nvidia-smi, NVML, the GPU → hardware profile, engines, Python/Optuna, disk and the database')
+    .option('--nvidia-smi <path>', 'nvidia-smi executable (default: $CARBONBENCH_NVIDIA_SMI or nvidia-smi on PATH)')
+    .option('--nvml-lib <path>', 'NVML library (default: $CARBONBENCH_NVML_LIB or libnvidia-ml.so.1)')
+    .action(async (flags: { nvidiaSmi?: string; nvmlLib?: string }, cmd: Command) => {
+      const { doctorCommand } = await import('./doctor.js');
+      process.exitCode = await doctorCommand(flags, globalOptions(cmd));
+    });
+
+  program
+    .command('energy')
+    .description('integrates a recorded nvidia-smi CSV trace: joules, mean/peak power, samples, gaps')
+    .argument('<trace>', 'CSV from nvidia-smi --query-gpu=timestamp,power.draw,… (with header, or noheader,nounits plus --fields)')
+    .option('--from <time>', 'window start: epoch seconds, ISO-8601, or nvidia-smi format (default: trace start)')
+    .option('--to <time>', 'window end (default: trace end)')
+    .option('--fields <list>', 'field names of a noheader trace, in recording order')
+    .option('--tz <zone>', 'zone of the trace timestamps: local, UTC, +02:00 or an IANA name', 'local')
+    .option('--gpus <list>', 'GPU indices to include (default: all in the trace)')
+    .addOption(new Option('--power-field <field>', 'power column to integrate').default('power.draw'))
+    .option('--align <seconds>', 'move samples this much earlier (default 0.5 for power.draw, a trailing 1 s average; 0 for power.draw.instant)')
+    .option('--max-gap <seconds>', 'a longer interval without samples makes the window unmeasurable', '3')
+    .option('--skip-bad-lines', 'ignore lines that do not parse instead of failing')
+    .action(async (trace: string, flags, cmd: Command) => {
+      const { energyCommand } = await import('./energy.js');
+      process.exitCode = await energyCommand(trace, flags, globalOptions(cmd));
+    });
+
+  program
+    .command('regions')
+    .description('the grid regions with their carbon intensity and sources')
+    .action(async (_flags, cmd: Command) => {
+      const { regionsCommand } = await import('./regions.js');
+      process.exitCode = await regionsCommand(globalOptions(cmd));
+    });
+
+  return program;
+}
+
+/** Runs the CLI; returns the exit code. */
+export async function main(argv: readonly string[]): Promise<number> {
+  const program = buildProgram();
+  const wantsJson = argv.includes('--json');
+  try {
+    await program.parseAsync([...argv]);
+    return typeof process.exitCode === 'number' ? process.exitCode : 0;
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      // --help and --version end here too, with exit code 0.
+      return err.exitCode === 0 ? 0 : 2;
+    }
+    const exitCode = err instanceof CarbonbenchError ? err.exitCode : 1;
+    const message = err instanceof Error ? err.message : String(err);
+    if (wantsJson) printJson({ error: message, kind: err instanceof Error ? err.name : 'Error', exit_code: exitCode });
+    process.stderr.write(`error: ${message}\n`);
+    if (!(err instanceof CarbonbenchError) && err instanceof Error && process.env.CARBONBENCH_DEBUG) process.stderr.write(`${err.stack}\n`);
+    return exitCode;
+  }
+}

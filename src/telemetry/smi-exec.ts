@@ -1,0 +1,81 @@
+/**
+ * Running nvidia-smi: locating the executable and one-shot queries. The executable comes from
+ * `--nvidia-smi PATH`, else `CARBONBENCH_NVIDIA_SMI`, else `nvidia-smi` on PATH.
+ */
+import { execa, type ExecaError } from 'execa';
+import { TelemetryError } from '../errors.js';
+import { parseHelpQueryGpu } from './smi-fields.js';
+
+export function resolveNvidiaSmi(flag?: string): string {
+  return flag ?? process.env.CARBONBENCH_NVIDIA_SMI ?? 'nvidia-smi';
+}
+
+/** Runs nvidia-smi once with an argument array; throws TelemetryError with what it printed. */
+export async function runSmi(executable: string, args: readonly string[], timeoutMs = 15_000): Promise<string> {
+  const started = Date.now();
+  try {
+    const result = await execa(executable, args, { timeout: timeoutMs, stdin: 'ignore', env: { TZ: 'UTC' } });
+    return result.stdout;
+  } catch (err) {
+    const e = err as ExecaError;
+    const output = `${String(e.stdout ?? '')}\n${String(e.stderr ?? '')}`.trim();
+    const reason =
+      e.code === 'ENOENT'
+        ? `${executable} not found: install the NVIDIA driver, or pass --nvidia-smi PATH / set CARBONBENCH_NVIDIA_SMI`
+        : e.timedOut
+          ? `${executable} ${args.join(' ')} did not answer within ${timeoutMs} ms`
+          : `${executable} ${args.join(' ')} failed with exit code ${e.exitCode ?? 'none'}: ${output.split('\n').slice(-3).join(' | ') || '(no output)'}`;
+    throw new TelemetryError(reason, {
+      command: [executable, ...args],
+      exitCode: e.exitCode ?? null,
+      outputTail: output.slice(-2000),
+      durationMs: Date.now() - started,
+      cause: err,
+    });
+  }
+}
+
+/** The --query-gpu field names this driver accepts (`nvidia-smi --help-query-gpu`). */
+export async function queryableFields(executable: string): Promise<Set<string>> {
+  const names = parseHelpQueryGpu(await runSmi(executable, ['--help-query-gpu']));
+  if (names.size === 0) throw new TelemetryError(`${executable} --help-query-gpu listed no fields; is this nvidia-smi?`);
+  return names;
+}
+
+export interface GpuIdentity {
+  index: number;
+  name: string;
+  uuid: string;
+  driverVersion: string | null;
+  powerLimitW: number | null;
+  memoryTotalMib: number | null;
+}
+
+/** Names, UUIDs and driver version of every GPU, in one query. */
+export async function listGpus(executable: string): Promise<GpuIdentity[]> {
+  const text = await runSmi(executable, [
+    '--query-gpu=index,name,uuid,driver_version,power.limit,memory.total',
+    '--format=csv,noheader,nounits',
+  ]);
+  const num = (v: string | undefined): number | null => {
+    const n = Number(v?.trim());
+    return v === undefined || !/^\d/.test(v.trim()) || !Number.isFinite(n) ? null : n;
+  };
+  return text
+    .split(/\r?\n/)
+    .filter((l) => l.trim() !== '')
+    .map((line) => {
+      const [index, name, uuid, driver, limit, mem] = line.split(',').map((c) => c.trim());
+      if (index === undefined || !/^\d+$/.test(index) || name === undefined) {
+        throw new TelemetryError(`unexpected nvidia-smi GPU list line: ${JSON.stringify(line.slice(0, 200))}`);
+      }
+      return {
+        index: Number(index),
+        name,
+        uuid: uuid ?? '',
+        driverVersion: driver && !driver.startsWith('[') ? driver : null,
+        powerLimitW: num(limit),
+        memoryTotalMib: num(mem),
+      };
+    });
+}

@@ -1,0 +1,8 @@
+import type { TelemetryError } from '../errors.js';
+import type { GpuSample } from './types.js';
+
+/** Anything that streams GPU samples: the nvidia-smi sampler, a replay, the simulator. */
+export interface SampleSource {
+  onSample(fn: (s: GpuSample) => void): () => void;
+  onError(fn: (e: TelemetryError) => void): () => void;
+}
