@@ -54,6 +54,7 @@ export function cooldownGate(source: SampleSource, opts: CooldownOptions): Promi
       if (opts.gpus.every((g) => latest.has(g) && isReady(latest.get(g)!, opts))) finish(true, 'cool');
     });
     const offError = source.onError((e) => finish(false, `telemetry error: ${e.message}`));
+    if (source.failure) finish(false, `telemetry error: ${source.failure.message}`);
   });
 }
 

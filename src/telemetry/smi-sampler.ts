@@ -19,6 +19,11 @@ export interface SmiSamplerOptions {
   intervalMs?: number;
   /** A sampler with no new sample for this long has failed (DESIGN: 3 s). */
   silenceTimeoutS?: number;
+  /**
+   * Time allowed for the first sample: nvidia-smi can take seconds to initialise the driver when
+   * persistence mode is off, so the 3 s silence limit applies only once sampling has begun.
+   */
+  firstSampleTimeoutS?: number;
   /** Fields the driver accepts; probed with --help-query-gpu when omitted. */
   accepted?: ReadonlySet<string>;
 }
@@ -70,6 +75,7 @@ export class SmiSampler {
         gpus: options.gpus,
         intervalMs: options.intervalMs ?? 1000,
         silenceTimeoutS: options.silenceTimeoutS ?? 3,
+        firstSampleTimeoutS: options.firstSampleTimeoutS ?? 15,
       },
       resolved,
     );
@@ -174,9 +180,11 @@ export class SmiSampler {
 
   private checkSilence(): void {
     const silentS = (Date.now() - this.lastSampleAtMs) / 1000;
-    if (silentS > this.opts.silenceTimeoutS) {
+    const limitS = this.samples.length === 0 ? this.opts.firstSampleTimeoutS : this.opts.silenceTimeoutS;
+    if (silentS > limitS) {
       const why = this.lastBadLine ? `; last unparseable line: ${this.lastBadLine.message}` : '';
-      this.fail(new TelemetryError(`nvidia-smi sampler went silent: no usable sample for ${silentS.toFixed(1)} s (limit ${this.opts.silenceTimeoutS} s)${why}`, { command: this.command }));
+      const what = this.samples.length === 0 ? 'printed no usable sample since it started' : 'went silent: no usable sample';
+      this.fail(new TelemetryError(`nvidia-smi sampler ${what} for ${silentS.toFixed(1)} s (limit ${limitS} s)${why}`, { command: this.command }));
     }
   }
 

@@ -5,4 +5,6 @@ import type { GpuSample } from './types.js';
 export interface SampleSource {
   onSample(fn: (s: GpuSample) => void): () => void;
   onError(fn: (e: TelemetryError) => void): () => void;
+  /** Set once the source has failed; listeners added later would wait forever. */
+  readonly failure?: TelemetryError | null;
 }
