@@ -1,0 +1,307 @@
+/**
+ * NVML through FFI: koffi loads libnvidia-ml.so.1 into this process (no Python, no nvidia-smi child).
+ * `openNvml()` never throws for a missing driver: it returns the null implementation with the reason
+ * (STYLE.md: a null object instead of `if (gpu)` everywhere). Signatures follow nvml.h.
+ */
+import * as koffi from 'koffi';
+import { InputError, TelemetryError, describeValue } from '../errors.js';
+import type { Nvml } from './types.js';
+
+export const DEFAULT_NVML_LIBRARY = 'libnvidia-ml.so.1';
+/** Environment variable that overrides the library path (tests point it at the fake library). */
+export const NVML_LIBRARY_ENV = 'CARBONBENCH_NVML_LIB';
+
+export interface OpenNvmlOptions {
+  /** Path or soname given to dlopen; default: $CARBONBENCH_NVML_LIB, else libnvidia-ml.so.1. */
+  libraryPath?: string;
+}
+
+// nvml.h buffer sizes: NVML_SYSTEM_DRIVER_VERSION_BUFFER_SIZE and NVML_DEVICE_NAME_V2_BUFFER_SIZE.
+const DRIVER_VERSION_BUFFER_SIZE = 80;
+const DEVICE_NAME_BUFFER_SIZE = 96;
+const NVML_TEMPERATURE_GPU = 0;
+
+/** nvmlReturn_t values (nvml.h). */
+export const NVML_SUCCESS = 0;
+export const NVML_ERROR_NOT_SUPPORTED = 3;
+
+/** Symbolic names of nvmlReturn_t, for messages a person can search for. */
+const NVML_RETURN_NAMES: Readonly<Record<number, string>> = {
+  0: 'NVML_SUCCESS',
+  1: 'NVML_ERROR_UNINITIALIZED',
+  2: 'NVML_ERROR_INVALID_ARGUMENT',
+  3: 'NVML_ERROR_NOT_SUPPORTED',
+  4: 'NVML_ERROR_NO_PERMISSION',
+  5: 'NVML_ERROR_ALREADY_INITIALIZED',
+  6: 'NVML_ERROR_NOT_FOUND',
+  7: 'NVML_ERROR_INSUFFICIENT_SIZE',
+  8: 'NVML_ERROR_INSUFFICIENT_POWER',
+  9: 'NVML_ERROR_DRIVER_NOT_LOADED',
+  10: 'NVML_ERROR_TIMEOUT',
+  11: 'NVML_ERROR_IRQ_ISSUE',
+  12: 'NVML_ERROR_LIBRARY_NOT_FOUND',
+  13: 'NVML_ERROR_FUNCTION_NOT_FOUND',
+  14: 'NVML_ERROR_CORRUPTED_INFOROM',
+  15: 'NVML_ERROR_GPU_IS_LOST',
+  16: 'NVML_ERROR_RESET_REQUIRED',
+  17: 'NVML_ERROR_OPERATING_SYSTEM',
+  18: 'NVML_ERROR_LIB_RM_VERSION_MISMATCH',
+  19: 'NVML_ERROR_IN_USE',
+  20: 'NVML_ERROR_MEMORY',
+  21: 'NVML_ERROR_NO_DATA',
+  22: 'NVML_ERROR_VGPU_ECC_NOT_SUPPORTED',
+  23: 'NVML_ERROR_INSUFFICIENT_RESOURCES',
+  24: 'NVML_ERROR_FREQ_NOT_SUPPORTED',
+  25: 'NVML_ERROR_ARGUMENT_VERSION_MISMATCH',
+  26: 'NVML_ERROR_DEPRECATED',
+  27: 'NVML_ERROR_NOT_READY',
+  28: 'NVML_ERROR_GPU_NOT_FOUND',
+  29: 'NVML_ERROR_INVALID_STATE',
+  999: 'NVML_ERROR_UNKNOWN',
+};
+
+/** An NVML call returned an error code; `nvmlReturn` keeps the code for callers that branch on it. */
+export class NvmlError extends TelemetryError {
+  readonly nvmlReturn: number;
+
+  constructor(message: string, nvmlReturn: number) {
+    super(message);
+    this.nvmlReturn = nvmlReturn;
+  }
+}
+
+/** `NVML_ERROR_DRIVER_NOT_LOADED (9): Driver Not Loaded`; the text comes from nvmlErrorString. */
+export function describeNvmlReturn(code: number, errorString: string | null): string {
+  const name = NVML_RETURN_NAMES[code] ?? 'unknown nvmlReturn_t';
+  return errorString === null || errorString === '' ? `${name} (${code})` : `${name} (${code}): ${errorString}`;
+}
+
+/**
+ * The one table from NVML return codes to project outcomes: SUCCESS → 'ok', NOT_SUPPORTED → 'missing'
+ * (the caller turns it into null, never 0), anything else → NvmlError (a TelemetryError).
+ */
+function checkReturn(code: number, call: string, errorString: (code: number) => string | null): 'ok' | 'missing' {
+  if (code === NVML_SUCCESS) return 'ok';
+  if (code === NVML_ERROR_NOT_SUPPORTED) return 'missing';
+  throw new NvmlError(`${call} failed: ${describeNvmlReturn(code, errorString(code))}`, code);
+}
+
+// nvmlDevice_t is `struct nvmlDevice_st *`: an opaque pointer. The type is anonymous because koffi's
+// named types are process-global and openNvml() may run more than once.
+const deviceHandleType = koffi.pointer(koffi.opaque());
+/** What koffi hands back for an nvmlDevice_t: an opaque value that is only passed back to NVML. */
+type DeviceHandle = unknown;
+
+/** Typed views of the C functions; koffi itself types them as any-in, any-out. */
+interface NvmlBindings {
+  init: () => number;
+  shutdown: () => number;
+  errorString: (code: number) => string | null;
+  systemGetDriverVersion: (version: Buffer, length: number) => number;
+  deviceGetCount: (count: [number]) => number;
+  deviceGetHandleByIndex: (index: number, handle: [DeviceHandle]) => number;
+  deviceGetName: (handle: DeviceHandle, name: Buffer, length: number) => number;
+  /** unsigned long long: koffi gives a number when it is a safe integer, else a bigint. */
+  deviceGetTotalEnergyConsumption: (handle: DeviceHandle, energyMj: [number | bigint]) => number;
+  deviceGetPowerUsage: (handle: DeviceHandle, powerMw: [number]) => number;
+  deviceGetTemperature: (handle: DeviceHandle, sensor: number, tempC: [number]) => number;
+}
+
+function bind(lib: koffi.LibraryHandle): NvmlBindings {
+  const uintOut = koffi.out(koffi.pointer('unsigned int'));
+  return {
+    init: lib.func('nvmlInit_v2', 'int', []) as NvmlBindings['init'],
+    shutdown: lib.func('nvmlShutdown', 'int', []) as NvmlBindings['shutdown'],
+    errorString: lib.func('nvmlErrorString', 'const char *', ['int']) as NvmlBindings['errorString'],
+    // char buffers are declared as uint8_t * so that koffi passes the Buffer's memory (a `char *`
+    // parameter would be marshalled as an input string).
+    systemGetDriverVersion: lib.func('nvmlSystemGetDriverVersion', 'int', [
+      'uint8_t *',
+      'unsigned int',
+    ]) as NvmlBindings['systemGetDriverVersion'],
+    deviceGetCount: lib.func('nvmlDeviceGetCount_v2', 'int', [uintOut]) as NvmlBindings['deviceGetCount'],
+    deviceGetHandleByIndex: lib.func('nvmlDeviceGetHandleByIndex_v2', 'int', [
+      'unsigned int',
+      koffi.out(koffi.pointer(deviceHandleType)),
+    ]) as NvmlBindings['deviceGetHandleByIndex'],
+    deviceGetName: lib.func('nvmlDeviceGetName', 'int', [
+      deviceHandleType,
+      'uint8_t *',
+      'unsigned int',
+    ]) as NvmlBindings['deviceGetName'],
+    deviceGetTotalEnergyConsumption: lib.func('nvmlDeviceGetTotalEnergyConsumption', 'int', [
+      deviceHandleType,
+      koffi.out(koffi.pointer('unsigned long long')),
+    ]) as NvmlBindings['deviceGetTotalEnergyConsumption'],
+    deviceGetPowerUsage: lib.func('nvmlDeviceGetPowerUsage', 'int', [
+      deviceHandleType,
+      uintOut,
+    ]) as NvmlBindings['deviceGetPowerUsage'],
+    // nvmlTemperatureSensors_t is an enum: int-sized in the C ABI.
+    deviceGetTemperature: lib.func('nvmlDeviceGetTemperature', 'int', [
+      deviceHandleType,
+      'int',
+      uintOut,
+    ]) as NvmlBindings['deviceGetTemperature'],
+  };
+}
+
+function cString(buffer: Buffer): string {
+  const end = buffer.indexOf(0);
+  return buffer.toString('utf8', 0, end === -1 ? buffer.length : end);
+}
+
+function errorMessage(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+class FfiNvml implements Nvml {
+  readonly available = true;
+  readonly unavailableReason = null;
+  private readonly handles = new Map<number, DeviceHandle>();
+  private closed = false;
+
+  constructor(
+    private readonly ffi: NvmlBindings,
+    private readonly count: number,
+  ) {}
+
+  driverVersion(): string | null {
+    this.assertOpen();
+    const buffer = Buffer.alloc(DRIVER_VERSION_BUFFER_SIZE);
+    const code = this.ffi.systemGetDriverVersion(buffer, buffer.length);
+    return this.check(code, 'nvmlSystemGetDriverVersion') === 'ok' ? cString(buffer) : null;
+  }
+
+  deviceCount(): number {
+    return this.closed ? 0 : this.count;
+  }
+
+  deviceName(gpuIndex: number): string | null {
+    const handle = this.handle(gpuIndex);
+    const buffer = Buffer.alloc(DEVICE_NAME_BUFFER_SIZE);
+    const code = this.ffi.deviceGetName(handle, buffer, buffer.length);
+    return this.check(code, `nvmlDeviceGetName(gpu ${gpuIndex})`) === 'ok' ? cString(buffer) : null;
+  }
+
+  totalEnergyMj(gpuIndex: number): bigint | null {
+    const handle = this.handle(gpuIndex);
+    const out: [number | bigint] = [0];
+    const code = this.ffi.deviceGetTotalEnergyConsumption(handle, out);
+    // BigInt() of a number is exact here: koffi only returns a number for safe integers.
+    return this.check(code, `nvmlDeviceGetTotalEnergyConsumption(gpu ${gpuIndex})`) === 'ok' ? BigInt(out[0]) : null;
+  }
+
+  powerW(gpuIndex: number): number | null {
+    const handle = this.handle(gpuIndex);
+    const out: [number] = [0];
+    const code = this.ffi.deviceGetPowerUsage(handle, out);
+    return this.check(code, `nvmlDeviceGetPowerUsage(gpu ${gpuIndex})`) === 'ok' ? out[0] / 1000 : null;
+  }
+
+  tempC(gpuIndex: number): number | null {
+    const handle = this.handle(gpuIndex);
+    const out: [number] = [0];
+    const code = this.ffi.deviceGetTemperature(handle, NVML_TEMPERATURE_GPU, out);
+    return this.check(code, `nvmlDeviceGetTemperature(gpu ${gpuIndex})`) === 'ok' ? out[0] : null;
+  }
+
+  shutdown(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.handles.clear();
+    // The library stays mapped (koffi unloads it when the last function object is collected): unloading
+    // explicitly would turn any late call from a stray timer into a crash instead of an error.
+    this.check(this.ffi.shutdown(), 'nvmlShutdown');
+  }
+
+  private check(code: number, call: string): 'ok' | 'missing' {
+    return checkReturn(code, call, this.ffi.errorString);
+  }
+
+  private assertOpen(): void {
+    if (this.closed) throw new TelemetryError('NVML was shut down; call openNvml() again');
+  }
+
+  /** Device handles are cached per index: they stay valid until nvmlShutdown. */
+  private handle(gpuIndex: number): DeviceHandle {
+    this.assertOpen();
+    if (!Number.isInteger(gpuIndex) || gpuIndex < 0 || gpuIndex >= this.count) {
+      throw new InputError(
+        `Expected \`gpuIndex\` to be an integer in [0, ${this.count}), got ${describeValue(gpuIndex)}`,
+      );
+    }
+    const cached = this.handles.get(gpuIndex);
+    if (cached !== undefined) return cached;
+    const out: [DeviceHandle] = [null];
+    const code = this.ffi.deviceGetHandleByIndex(gpuIndex, out);
+    if (this.check(code, `nvmlDeviceGetHandleByIndex_v2(${gpuIndex})`) === 'missing') {
+      throw new NvmlError(`nvmlDeviceGetHandleByIndex_v2(${gpuIndex}) is not supported`, code);
+    }
+    this.handles.set(gpuIndex, out[0]);
+    return out[0];
+  }
+}
+
+class NullNvml implements Nvml {
+  readonly available = false;
+
+  constructor(readonly unavailableReason: string) {}
+
+  driverVersion(): null {
+    return null;
+  }
+  deviceCount(): number {
+    return 0;
+  }
+  deviceName(): null {
+    return null;
+  }
+  totalEnergyMj(): null {
+    return null;
+  }
+  powerW(): null {
+    return null;
+  }
+  tempC(): null {
+    return null;
+  }
+  shutdown(): void {}
+}
+
+/** The null object: every reading missing, `unavailableReason` says why (for doctor). */
+export function nullNvml(reason: string): Nvml {
+  return new NullNvml(reason);
+}
+
+export function resolveNvmlLibraryPath(options: OpenNvmlOptions = {}): string {
+  const fromEnv = process.env[NVML_LIBRARY_ENV];
+  return options.libraryPath ?? (fromEnv !== undefined && fromEnv !== '' ? fromEnv : DEFAULT_NVML_LIBRARY);
+}
+
+/**
+ * Loads NVML and calls nvmlInit_v2 and nvmlDeviceGetCount_v2. Never throws for a missing library, a
+ * missing symbol (an old driver) or a failed init: those give the null implementation with the reason.
+ */
+export function openNvml(options: OpenNvmlOptions = {}): Nvml {
+  const libraryPath = resolveNvmlLibraryPath(options);
+  let ffi: NvmlBindings;
+  try {
+    ffi = bind(koffi.load(libraryPath));
+  } catch (error) {
+    return nullNvml(`cannot load NVML library "${libraryPath}": ${errorMessage(error)}`);
+  }
+  const initCode = ffi.init();
+  if (initCode !== NVML_SUCCESS) {
+    return nullNvml(`nvmlInit_v2 failed (library "${libraryPath}"): ${describeNvmlReturn(initCode, ffi.errorString(initCode))}`);
+  }
+  const count: [number] = [0];
+  const countCode = ffi.deviceGetCount(count);
+  if (countCode !== NVML_SUCCESS) {
+    ffi.shutdown();
+    return nullNvml(
+      `nvmlDeviceGetCount_v2 failed (library "${libraryPath}"): ${describeNvmlReturn(countCode, ffi.errorString(countCode))}`,
+    );
+  }
+  return new FfiNvml(ffi, count[0]);
+}
