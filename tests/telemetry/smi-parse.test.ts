@@ -88,3 +88,22 @@ describe('values and timestamps', () => {
     expect(parseSmiTimestamp('26.11.2026 05:08', 'UTC')).toBeNull();
   });
 });
+
+describe('recorded by carbonbench on an H100 (tests/fixtures/h100)', () => {
+  it("the sampler's own query output parses: every field, [N/A] fan, idle bitmask", async () => {
+    const { SAMPLER_FIELDS } = await import('../../src/telemetry/smi-fields.js');
+    const text = readFileSync(new URL('../fixtures/h100/smi-sampler-query-nounits.csv', import.meta.url), 'utf8');
+    const t = parseTrace(text, { fields: SAMPLER_FIELDS.map((f) => f.name), tz: 'UTC', source: 'h100' });
+    expect(t.badLines).toEqual([]);
+    expect(t.samples).toHaveLength(4);
+    expect(t.samples[0]).toMatchObject({ gpuIndex: 0, powerW: 71.2, powerInstantW: 71.66, tempC: 33, memTempC: 36, smClockMhz: 345, memClockMhz: 2619, fanPct: null, utilPct: 0, memUsedMib: 0, eventReasons: 1n });
+    expect(t.samples[1]!.tS - t.samples[0]!.tS).toBeCloseTo(1.006, 3);
+  });
+
+  it('TZ=UTC makes nvidia-smi print UTC (the Tokyo line is 9 h ahead of the UTC one)', () => {
+    const [utc, , tokyo] = readFileSync(new URL('../fixtures/h100/smi-tz-check.txt', import.meta.url), 'utf8').split('\n');
+    const a = parseSmiTimestamp(utc!, 'UTC')!;
+    const b = parseSmiTimestamp(tokyo!, 'UTC')!;
+    expect(b - a).toBeCloseTo(9 * 3600, 0);
+  });
+});

@@ -75,3 +75,19 @@ describe('summarizeThrottling', () => {
     expect(summarizeThrottling(samples)).toEqual({ throttled: false, reasons: [], throttledSamples: 0, unknownSamples: 0 });
   });
 });
+
+describe('real H100 bitmasks (bench/gpu/results/h100-energy-check-trace.csv)', () => {
+  it('sustained load at the 700 W limit is flagged as SW power cap; idle (0x1) is not throttling', async () => {
+    const lines = readFileSync(new URL('../../bench/gpu/results/h100-energy-check-trace.csv', import.meta.url), 'utf8').trim().split('\n').slice(1);
+    const samples = lines.map((l) => {
+      const c = l.split(',');
+      return { tS: Number(c[0]), gpuIndex: 0, powerW: Number(c[2]), powerInstantW: null, tempC: Number(c[4]), memTempC: null, smClockMhz: null, memClockMhz: null, fanPct: null, utilPct: null, memUsedMib: null, eventReasons: BigInt(c[11]!) };
+    });
+    const atLimit = samples.filter((s) => s.powerW > 650);
+    const idle = samples.filter((s) => s.eventReasons === 1n);
+    expect(atLimit.length).toBeGreaterThan(10);
+    expect(summarizeThrottling(atLimit)).toMatchObject({ throttled: true, reasons: ['swPowerCap'] });
+    expect(idle.length).toBeGreaterThan(10);
+    expect(summarizeThrottling(idle)).toMatchObject({ throttled: false, reasons: [] });
+  });
+});
