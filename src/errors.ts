@@ -47,3 +47,6 @@ export function describeValue(value: unknown): string {
   if (Array.isArray(value)) return `${JSON.stringify(value)} (array)`;
   return `${JSON.stringify(value) ?? String(value)} (${typeof value})`;
 }
+
+/** An inference engine failed to start, died, hung, or answered wrongly. */
+export class EngineError extends CarbonbenchError {}

@@ -79,7 +79,7 @@ export async function doctorCommand(flags: { nvidiaSmi?: string; nvmlLib?: strin
   }
 
   // Hardware profile for embodied carbon.
-  const hw = chooseHardware(gpus[0]?.name ?? null, gpus.length);
+  const hw = chooseHardware(gpus[0]?.name || null, gpus.length);
   add(
     'hardware',
     hw.fallback ? 'warn' : 'ok',

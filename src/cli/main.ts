@@ -25,6 +25,16 @@ export function buildProgram(): Command {
     .configureOutput({ writeErr: (s) => process.stderr.write(s) });
 
   program
+    .command('init')
+    .description('writes a commented program.md and adds results.db and experiments/ to .gitignore')
+    .argument('[dir]', 'directory', '.')
+    .option('--force', 'replace an existing program.md')
+    .action(async (dir: string, flags: { force?: boolean }, cmd: Command) => {
+      const { initCommand } = await import('./init.js');
+      process.exitCode = await initCommand(dir, flags, globalOptions(cmd));
+    });
+
+  program
     .command('doctor')
     .description('checks nvidia-smi, NVML, the GPU → hardware profile, engines, Python/Optuna, disk and the database')
     .option('--nvidia-smi <path>', 'nvidia-smi executable (default: $CARBONBENCH_NVIDIA_SMI or nvidia-smi on PATH)')
@@ -50,6 +60,29 @@ export function buildProgram(): Command {
     .action(async (trace: string, flags, cmd: Command) => {
       const { energyCommand } = await import('./energy.js');
       process.exitCode = await energyCommand(trace, flags, globalOptions(cmd));
+    });
+
+  program
+    .command('measure')
+    .description('one experiment under the full measurement protocol, stored with phase manual')
+    .requiredOption('--engine <engine>', 'vllm | llamacpp | transformers | sim')
+    .requiredOption('--model <id>', 'model id or path (its params/family/variants come from --program when listed there)')
+    .option('--quant <q>', 'quantization (engine-specific; default bf16 where that applies)')
+    .requiredOption('--batch <n>', 'concurrency of the closed-loop load')
+    .requiredOption('--input-len <tokens>', 'prompt length in tokens')
+    .requiredOption('--output-len <tokens>', 'generated tokens per request')
+    .option('--program <file>', 'program.md to take models, carbon, safety and engine options from')
+    .option('--params <n>', 'parameter count of the model (e.g. 7.6e9)')
+    .option('--region <id>', 'grid region (see carbonbench regions)')
+    .option('--intensity <g>', 'grid intensity in gCO2e/kWh (overrides --region)')
+    .option('--nvidia-smi <path>', 'nvidia-smi executable')
+    .option('--gpus <list>', 'GPU indices to use and measure (default: all)')
+    .option('--experiment-seconds <s>', 'time budget of the experiment (hard kill at twice this)')
+    .option('--start-timeout-s <s>', 'seconds the engine may take to become ready (default 900)')
+    .option('--engine-option <key=value...>', 'engine option, repeatable (e.g. gpu_memory_utilization=0.8)')
+    .action(async (flags, cmd: Command) => {
+      const { measureCommand } = await import('./measure.js');
+      process.exitCode = await measureCommand(flags, globalOptions(cmd));
     });
 
   program

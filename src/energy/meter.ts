@@ -76,6 +76,54 @@ export class EnergyMeter {
     return fromS;
   }
 
+  /**
+   * Takes NVML counter readings now, at an edge the caller chose (a load generator's window edge):
+   * measure() over [edge, …] then starts from a real reading rather than the nearest poll.
+   */
+  markEdge(): number {
+    if (this.opts.nvml) for (const g of this.opts.gpus) this.opts.nvml.read(g);
+    return this.now();
+  }
+
+  /**
+   * Energy of each segment (for the J/token confidence interval), from the same source measure() would
+   * prefer: the NVML counter interpolated linearly at the segment edges, else the power trapezoid.
+   * Segments not (yet) covered by data are left out (null); the caller decides whether that is enough.
+   */
+  segmentEnergies(segments: readonly { fromS: number; toS: number }[]): (number | null)[] {
+    if (this.opts.nvml) {
+      const series = this.opts.gpus.map((g) => this.opts.nvml!.readings(g));
+      const at = (readings: readonly { tS: number; energyMj: bigint }[], tS: number): number | null => {
+        let lo = -1;
+        for (let i = 0; i < readings.length && readings[i]!.tS <= tS; i++) lo = i;
+        const a = readings[lo];
+        const b = readings[lo + 1];
+        if (!a || !b) return a && a.tS === tS ? Number(a.energyMj) : null;
+        const ea = Number(a.energyMj);
+        return ea + ((Number(b.energyMj) - ea) * (tS - a.tS)) / (b.tS - a.tS || 1);
+      };
+      return segments.map((seg) => {
+        let sumMj = 0;
+        for (const readings of series) {
+          const from = at(readings, seg.fromS);
+          const to = at(readings, seg.toS);
+          if (from === null || to === null || to < from) return null;
+          sumMj += to - from;
+        }
+        return sumMj / 1000;
+      });
+    }
+    const store = this.opts.smi!;
+    const points = this.opts.gpus.map((g) => toPowerPoints(store.collected({ gpuIndex: g }), this.alignS));
+    return segments.map((seg) => {
+      try {
+        return points.reduce((sum, p) => sum + integratePower(p, seg.fromS, seg.toS).energyJ, 0);
+      } catch {
+        return null;
+      }
+    });
+  }
+
   /** Discards an open window without measuring it (an aborted experiment). */
   cancelWindow(key: string): void {
     this.open.delete(key);

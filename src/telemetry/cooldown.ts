@@ -4,6 +4,7 @@
  * start of the run, for at most `maxS`. It never fails: it reports how long it waited, whether the
  * target was reached, and the start temperature (energy correlates with it).
  */
+import type { Clock } from '../runner/clock.js';
 import type { SampleSource } from './source.js';
 import type { GpuSample } from './types.js';
 
@@ -15,6 +16,8 @@ export interface CooldownOptions {
   powerTolerance?: number;
   /** GPUs that must all be cool. */
   gpus: readonly number[];
+  /** The protocol's clock (virtual for the simulator); default the wall clock. */
+  clock?: Pick<Clock, 'now' | 'virtual'>;
 }
 
 export interface CooldownResult {
@@ -35,7 +38,8 @@ function isReady(s: GpuSample, opts: CooldownOptions): boolean {
 }
 
 export function cooldownGate(source: SampleSource, opts: CooldownOptions): Promise<CooldownResult> {
-  const startedMs = Date.now();
+  const now = (): number => (opts.clock ? opts.clock.now() : Date.now() / 1000);
+  const startedS = now();
   const latest = new Map<number, GpuSample>();
   const startTemp = (): number | null => {
     const temps = opts.gpus.map((g) => latest.get(g)?.tempC).filter((t): t is number => t !== null && t !== undefined);
@@ -46,12 +50,14 @@ export function cooldownGate(source: SampleSource, opts: CooldownOptions): Promi
       clearTimeout(timer);
       offSample();
       offError();
-      resolve({ waitedS: (Date.now() - startedMs) / 1000, reachedTarget, startTempC: startTemp(), reason });
+      resolve({ waitedS: now() - startedS, reachedTarget, startTempC: startTemp(), reason });
     };
-    const timer = setTimeout(() => finish(false, 'timeout'), opts.maxS * 1000);
+    // A wall-clock timer for real telemetry; on a virtual clock, time is checked at each sample.
+    const timer = setTimeout(() => finish(false, 'timeout'), opts.clock?.virtual ? 2 ** 31 - 1 : opts.maxS * 1000);
     const offSample = source.onSample((s) => {
       latest.set(s.gpuIndex, s);
       if (opts.gpus.every((g) => latest.has(g) && isReady(latest.get(g)!, opts))) finish(true, 'cool');
+      else if (now() - startedS >= opts.maxS) finish(false, 'timeout');
     });
     const offError = source.onError((e) => finish(false, `telemetry error: ${e.message}`));
     if (source.failure) finish(false, `telemetry error: ${source.failure.message}`);

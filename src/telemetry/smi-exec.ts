@@ -71,7 +71,8 @@ export async function listGpus(executable: string): Promise<GpuIdentity[]> {
       }
       return {
         index: Number(index),
-        name,
+        // '[N/A]' is no name: the hardware profile then falls back (and says so).
+        name: name.startsWith('[') ? '' : name,
         uuid: uuid ?? '',
         driverVersion: driver && !driver.startsWith('[') ? driver : null,
         powerLimitW: num(limit),

@@ -1,0 +1,87 @@
+/**
+ * program.md's front matter (DESIGN section 4), validated with zod. Every error names the key, the
+ * value and what is allowed. Unknown keys are errors (a typo must not silently fall back to a default).
+ */
+import { z } from 'zod';
+import { ENGINE_NAMES } from '../engines/types.js';
+
+const positiveInt = (what: string, max: number) =>
+  z.number({ error: `allowed: ${what}` }).int({ error: `allowed: ${what}` }).min(1, { error: `allowed: ${what}` }).max(max, { error: `allowed: ${what}` });
+
+const scalar = z.union([z.string(), z.number(), z.boolean()]);
+
+/** A model id or path as it reaches argv: no NUL, no newline, not empty. Never interpreted by a shell. */
+const modelRef = z
+  .string({ error: 'allowed: a model id (org/name) or a file path' })
+  .min(1, { error: 'allowed: a non-empty model id or path' })
+  .max(1024, { error: 'allowed: at most 1024 characters' })
+  .refine((s) => !/[\0\n\r]/.test(s), { error: 'allowed: a model id or path without NUL or line breaks' });
+
+export const modelSchema = z.strictObject({
+  id: modelRef,
+  params: z.number({ error: 'allowed: a parameter count such as 7.6e9' }).positive({ error: 'allowed: a positive parameter count such as 7.6e9' }).max(1e13, { error: 'allowed: at most 1e13' }).optional(),
+  family: z.string().min(1).max(100).optional(),
+  variants: z.record(z.string().min(1).max(64), modelRef).optional(),
+});
+
+const list = <T extends z.ZodType>(item: T, what: string) => z.array(item, { error: `allowed: a list of ${what}` }).min(1, { error: `allowed: a non-empty list of ${what}` }).max(64, { error: 'allowed: at most 64 values' });
+
+export const spaceSchema = z.strictObject({
+  quant: list(z.string().min(1).max(64), 'quantization names (engine-specific)'),
+  batch: list(positiveInt('an integer from 1 to 4096', 4096), 'batch sizes'),
+  input_len: list(positiveInt('an integer from 1 to 1048576', 1 << 20), 'input lengths in tokens'),
+  output_len: list(positiveInt('an integer from 1 to 1048576', 1 << 20), 'output lengths in tokens'),
+});
+
+export const programSchema = z.strictObject({
+  engine: z.enum(ENGINE_NAMES, { error: `allowed: ${ENGINE_NAMES.join(', ')}` }),
+  models: z.array(modelSchema, { error: 'allowed: a list of models ({ id, params, family, variants })' }).min(1, { error: 'allowed: at least one model' }).max(100),
+  space: spaceSchema,
+  objective: z
+    .strictObject({
+      minimize: z.enum(['sci'], { error: 'allowed: sci' }).default('sci'),
+      constraint: z.string().max(200).optional(),
+      front: z.boolean().optional(),
+    })
+    .default({ minimize: 'sci' }),
+  budget: z
+    .strictObject({
+      experiments: positiveInt('an integer from 1 to 100000', 100_000).default(120),
+      hours: z.number({ error: 'allowed: a number of hours above 0, at most 720' }).positive({ error: 'allowed: a number of hours above 0, at most 720' }).max(720, { error: 'allowed: a number of hours above 0, at most 720' }).default(8),
+      experiment_seconds: positiveInt('an integer number of seconds from 10 to 86400', 86_400).min(10, { error: 'allowed: an integer number of seconds from 10 to 86400' }).default(300),
+    })
+    .default({ experiments: 120, hours: 8, experiment_seconds: 300 }),
+  carbon: z
+    .strictObject({
+      region: z.string().min(1).max(64).optional(),
+      intensity: z.number({ error: 'allowed: gCO2e/kWh from 0 to 2000' }).min(0, { error: 'allowed: gCO2e/kWh from 0 to 2000' }).max(2000, { error: 'allowed: gCO2e/kWh from 0 to 2000' }).optional(),
+      hardware: z.string().min(1).max(64).optional(),
+      embodied_kg: z.number({ error: 'allowed: kgCO2e >= 0' }).min(0, { error: 'allowed: kgCO2e >= 0' }).max(1e7).optional(),
+      lifetime_years: z.number({ error: 'allowed: years above 0, at most 30' }).positive({ error: 'allowed: years above 0, at most 30' }).max(30, { error: 'allowed: years above 0, at most 30' }).optional(),
+      gpus_total: positiveInt('an integer from 1 to 1024', 1024).optional(),
+    })
+    .default({}),
+  safety: z
+    .strictObject({
+      abort_temp_c: z.number({ error: 'allowed: °C from 40 to 110' }).min(40, { error: 'allowed: °C from 40 to 110' }).max(110, { error: 'allowed: °C from 40 to 110' }).default(85),
+      cooldown_temp_c: z.number({ error: 'allowed: °C from 20 to 100' }).min(20, { error: 'allowed: °C from 20 to 100' }).max(100, { error: 'allowed: °C from 20 to 100' }).default(50),
+      cooldown_max_s: z.number({ error: 'allowed: seconds from 0 to 3600' }).min(0, { error: 'allowed: seconds from 0 to 3600' }).max(3600, { error: 'allowed: seconds from 0 to 3600' }).default(300),
+    })
+    .default({ abort_temp_c: 85, cooldown_temp_c: 50, cooldown_max_s: 300 })
+    .refine((s) => s.cooldown_temp_c < s.abort_temp_c, { error: 'allowed: cooldown_temp_c below abort_temp_c' }),
+  agent: z
+    .strictObject({
+      model: z.string().min(1).max(200),
+      base_url_env: z.string().regex(/^[A-Z_][A-Z0-9_]*$/, { error: 'allowed: the NAME of an environment variable (A-Z, 0-9, _)' }).default('OPENAI_BASE_URL'),
+      api_key_env: z.string().regex(/^[A-Z_][A-Z0-9_]*$/, { error: 'allowed: the NAME of an environment variable (A-Z, 0-9, _)' }).default('OPENAI_API_KEY'),
+    })
+    .optional(),
+  /** Server-level engine options (DESIGN section 5.2 "server-level flags"), passed to the engine. */
+  engine_options: z.record(z.string().regex(/^[a-z_][a-z0-9_]*$/, { error: 'allowed: snake_case option names' }), scalar).default({}),
+  /** GPU indices to use and measure; all when omitted. */
+  gpus: z.array(z.number().int().min(0).max(255)).min(1).optional(),
+  seed: z.number().int().min(0).optional(),
+});
+
+export type Program = z.infer<typeof programSchema>;
+export type ProgramModel = z.infer<typeof modelSchema>;

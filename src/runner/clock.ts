@@ -1,0 +1,87 @@
+/**
+ * Time for the experiment protocol. The real clock reads the wall clock and sleeps; the sim engine's
+ * virtual clock jumps, so a whole simulated sweep runs in seconds.
+ */
+export interface Clock {
+  /** Epoch seconds. */
+  now(): number;
+  sleep(ms: number, signal?: AbortSignal): Promise<void>;
+  readonly virtual: boolean;
+}
+
+export const realClock: Clock = {
+  now: () => Date.now() / 1000,
+  sleep: (ms, signal) =>
+    new Promise((resolve, reject) => {
+      if (signal?.aborted) return reject(signal.reason);
+      const timer = setTimeout(() => {
+        signal?.removeEventListener('abort', onAbort);
+        resolve();
+      }, ms);
+      const onAbort = (): void => {
+        clearTimeout(timer);
+        reject(signal!.reason);
+      };
+      signal?.addEventListener('abort', onAbort, { once: true });
+    }),
+  virtual: false,
+};
+
+/** Called after a virtual clock moved from `fromS` to `toS` (epoch seconds, toS > fromS). */
+export type AdvanceListener = (fromS: number, toS: number) => void;
+
+/**
+ * A clock that advances only when slept on (deterministic, instant).
+ *
+ * Observers (the sim engine's telemetry and fault injection) subscribe with `onAdvance`. While any
+ * observer is subscribed, `sleep` and `advance` move time in steps of at most `maxStepS` seconds, calling
+ * every listener after each step, so that a 1 Hz sample source emits its samples in time order and a
+ * listener that aborts `signal` (the thermal watchdog) stops a long sleep within one step, as a real
+ * sleep would be cut short. The step path lands exactly on `start + ms / 1000`, the same time the plain
+ * jump gives, so adding an observer never changes where time ends up.
+ */
+export class VirtualClock implements Clock {
+  readonly virtual = true;
+  private readonly listeners = new Set<AdvanceListener>();
+
+  constructor(
+    private tS: number = 1_800_000_000,
+    private readonly maxStepS: number = 1,
+  ) {}
+
+  now(): number {
+    return this.tS;
+  }
+
+  async sleep(ms: number, signal?: AbortSignal): Promise<void> {
+    if (signal?.aborted) throw signal.reason;
+    this.moveTo(this.tS + ms / 1000, signal);
+    if (signal?.aborted) throw signal.reason;
+  }
+
+  advance(seconds: number): void {
+    this.moveTo(this.tS + seconds);
+  }
+
+  /** Subscribes to time moving forward; returns the unsubscribe function. */
+  onAdvance(fn: AdvanceListener): () => void {
+    this.listeners.add(fn);
+    return () => {
+      this.listeners.delete(fn);
+    };
+  }
+
+  private moveTo(targetS: number, signal?: AbortSignal): void {
+    // Not forward (0 ms, or a negative step as before this hook existed): set it, tell no one.
+    if (!(targetS > this.tS) || this.listeners.size === 0) {
+      this.tS = targetS;
+      return;
+    }
+    while (this.tS < targetS) {
+      const fromS = this.tS;
+      this.tS = Math.min(targetS, fromS + this.maxStepS);
+      for (const fn of [...this.listeners]) fn(fromS, this.tS);
+      if (signal?.aborted) return;
+    }
+  }
+}

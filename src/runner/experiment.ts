@@ -1,0 +1,361 @@
+/**
+ * One experiment under the measurement protocol (DESIGN section 5):
+ *   1. cooldown gate   2. server start or reuse   3. warm-up   4. adaptive measurement window
+ *   5. telemetry throughout, thermal watchdog   6. scoring   7. one transaction + artifacts.
+ * Every outcome is recorded: ok, failed (with the cause), aborted_thermal, interrupted.
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { HardwareChoice } from '../carbon/hardware.js';
+import type { IntensityChoice } from '../carbon/regions.js';
+import { SECONDS_PER_YEAR, computeSci } from '../carbon/sci.js';
+import { ratioConfidence } from '../energy/uncertainty.js';
+import { CarbonbenchError, EngineError } from '../errors.js';
+import type { Engine, EngineContext, EngineServer, ExperimentConfig } from '../engines/types.js';
+import type { Logger } from '../log.js';
+import type { Store } from '../store/types.js';
+import type { ExperimentRecord, JsonObject, RequestRecord as StoredRequest } from '../store/types.js';
+import { cooldownGate } from '../telemetry/cooldown.js';
+import type { TelemetrySession } from '../telemetry/session.js';
+import { summarizeThrottling } from '../telemetry/throttle.js';
+import type { GpuSample } from '../telemetry/types.js';
+import { ThermalAbort, watchTemperature } from '../telemetry/watchdog.js';
+import { requestMetrics } from '../workload/metrics.js';
+import type { LoadGenerator } from '../workload/types.js';
+import type { Clock } from './clock.js';
+import type { ServerPool } from './server-pool.js';
+
+export interface ProtocolOptions {
+  warmupS: number;
+  /** The window lasts at least this long … */
+  minWindowS: number;
+  /** … and holds at least this many × batch completed requests … */
+  minRequestsPerBatch: number;
+  /** … and is extended until the 95% CI of J/token is within ± this (relative) … */
+  targetCiRel: number;
+  /** … or this budget for the whole experiment runs out (the precision reached is stored). */
+  experimentSeconds: number;
+  abortTempC: number;
+  cooldownTempC: number;
+  cooldownMaxS: number;
+  startTimeoutS: number;
+}
+
+export const DEFAULT_PROTOCOL: ProtocolOptions = {
+  warmupS: 3,
+  minWindowS: 10,
+  minRequestsPerBatch: 3,
+  targetCiRel: 0.03,
+  experimentSeconds: 300,
+  abortTempC: 85,
+  cooldownTempC: 50,
+  cooldownMaxS: 300,
+  startTimeoutS: 900,
+};
+
+export interface ExperimentDeps {
+  store: Store;
+  telemetry: TelemetrySession;
+  pool: ServerPool;
+  engine: Engine;
+  clock: Clock;
+  log: Logger;
+  runId: number;
+  /** experiments/<run>/ */
+  runDir: string;
+  protocol: ProtocolOptions;
+  carbon: { intensity: IntensityChoice; hardware: HardwareChoice };
+  /** Idle power per GPU, for the cooldown gate. */
+  idlePowerW: ReadonlyMap<number, number>;
+  /** Held-out text for BPB and its sha256. */
+  bpbText: { text: string; sha256: string } | null;
+  /** SIGINT/SIGTERM: stop cleanly, mark the experiment interrupted. */
+  signal?: AbortSignal;
+}
+
+export interface ExperimentRequest {
+  config: ExperimentConfig;
+  phase: string;
+  rationale?: string | null;
+}
+
+class Interrupted extends CarbonbenchError {}
+class BudgetExceeded extends CarbonbenchError {}
+
+function iso(tS: number): string {
+  return new Date(tS * 1000).toISOString();
+}
+
+/** Resolves when `signal` aborts, with its reason as a rejection. */
+function abortedBy(signal: AbortSignal): Promise<never> {
+  return new Promise((_, reject) => {
+    if (signal.aborted) reject(signal.reason);
+    else signal.addEventListener('abort', () => reject(signal.reason), { once: true });
+  });
+}
+
+export function configJson(config: ExperimentConfig): JsonObject {
+  return {
+    engine: config.engine,
+    model: config.model.id,
+    params: config.model.params ?? null,
+    family: config.model.family ?? null,
+    checkpoint: config.model.variants?.[config.quant] ?? config.model.id,
+    quant: config.quant,
+    batch: config.batch,
+    input_len: config.inputLen,
+    output_len: config.outputLen,
+    engine_options: (config.engineOptions ?? {}) as JsonObject,
+  };
+}
+
+export async function runExperiment(req: ExperimentRequest, deps: ExperimentDeps): Promise<ExperimentRecord> {
+  const { config } = req;
+  const { store, telemetry, clock, protocol, log } = deps;
+  deps.engine.validate(config);
+  const id = await store.insertExperiment({
+    runId: deps.runId,
+    engine: config.engine,
+    model: config.model.id,
+    params: config.model.params ?? null,
+    quant: config.quant,
+    batch: config.batch,
+    inputLen: config.inputLen,
+    outputLen: config.outputLen,
+    config: configJson(config),
+    phase: req.phase,
+    rationale: req.rationale ?? null,
+    serverKey: deps.engine.serverKey(config),
+    status: 'running',
+    simulated: deps.engine.simulated,
+  });
+  const artifactDir = join(deps.runDir, String(id));
+  mkdirSync(artifactDir, { recursive: true });
+  const exLog = log.child({ experiment: id });
+  exLog.info({ config: configJson(config) }, 'experiment start');
+
+  // 1. Cooldown gate.
+  const cooldown = await cooldownGate(telemetry, {
+    clock,
+    cooldownTempC: protocol.cooldownTempC,
+    idlePowerW: deps.idlePowerW,
+    maxS: protocol.cooldownMaxS,
+    gpus: telemetry.gpus,
+  });
+  const startedS = clock.now();
+  await store.updateExperiment(id, { startedAt: iso(startedS), cooldownWaitS: cooldown.waitedS, startTempC: cooldown.startTempC });
+
+  // Aborts: the user's signal, the thermal watchdog, the hard budget (twice experiment_seconds).
+  const watchdog = watchTemperature(telemetry, protocol.abortTempC);
+  const budget = new AbortController();
+  const hardLimitS = 2 * protocol.experimentSeconds;
+  const budgetTimer = clock.virtual ? null : setTimeout(() => budget.abort(new BudgetExceeded(`experiment exceeded its hard limit of ${hardLimitS} s (2 × experiment_seconds)`)), hardLimitS * 1000);
+  const signals = [watchdog.signal, budget.signal, ...(deps.signal ? [deps.signal] : [])];
+  const signal = AbortSignal.any(signals);
+  const ctx: EngineContext = { artifactDir, log: exLog, clock, gpus: telemetry.gpus, startTimeoutS: protocol.startTimeoutS, signal };
+  const guard = abortedBy(signal);
+  guard.catch(() => {});
+
+  let server: EngineServer | null = null;
+  let load: LoadGenerator | null = null;
+  let fromS: number | null = null;
+  let toS: number | null = null;
+  const provenance: JsonObject = {};
+  try {
+    // 2. Engine: reuse or (re)start.
+    const acquired = await Promise.race([deps.pool.acquire(deps.engine, config, ctx), guard]);
+    server = acquired.server;
+    provenance.server = acquired.reused ? `reused server (${server.logFile ?? 'in-process'})` : `started server (${server.logFile ?? 'in-process'})`;
+    const died = server.died;
+
+    // 3. Warm-up at the target concurrency.
+    load = server.load(config, ctx);
+    await Promise.race([load.warmUp({ minS: protocol.warmupS, minRequests: config.batch }), died, guard]);
+
+    // 4. Window: ≥ minWindowS, ≥ minRequestsPerBatch × batch completed, CI within target, or budget.
+    fromS = await Promise.race([load.openWindow(), died, guard]);
+    telemetry.meter.markEdge();
+    const windowBudgetS = Math.max(protocol.minWindowS, protocol.experimentSeconds - (clock.now() - startedS));
+    let ci = { jPerToken: Infinity, ciRel: Infinity, segments: 0 };
+    for (;;) {
+      await Promise.race([clock.sleep(1000, signal), died, guard]);
+      if (load.failure) throw load.failure;
+      const now = clock.now();
+      const elapsedS = now - fromS;
+      const enoughTime = elapsedS >= protocol.minWindowS;
+      const enoughRequests = load.requestsCompletedBetween(fromS, now) >= protocol.minRequestsPerBatch * config.batch;
+      if (enoughTime && enoughRequests) {
+        ci = windowCi(load, telemetry, fromS, now);
+        if (ci.ciRel <= protocol.targetCiRel) break;
+      }
+      if (elapsedS >= windowBudgetS) break;
+    }
+    toS = await Promise.race([load.closeWindow(), died, guard]);
+    telemetry.meter.markEdge();
+
+    // 5.–6. Energy over exactly the window the tokens were counted in, measured while the load still
+    // runs: the nvidia-smi sample that closes the window is printed half a second after its edge, and
+    // stopping first would let power drop inside it. Then score.
+    const m = await Promise.race([telemetry.meter.measure(`experiment-${id}`, fromS, toS), died, guard]);
+    await load.stop();
+    const windowS = toS - fromS;
+    const tokensOut = load.tokensBetween(fromS, toS);
+    if (tokensOut <= 0) throw new EngineError(`no output tokens were generated in the ${windowS.toFixed(1)} s window`);
+    const final = windowCi(load, telemetry, fromS, toS);
+    const requests = load.requests();
+    const inWindow = requests.filter((r) => r.success && r.endS >= fromS! && r.endS <= toS!);
+    const metrics = requestMetrics(inWindow);
+    const gpusUsed = telemetry.gpus.length;
+    const { hardware, intensity } = deps.carbon;
+    const sci = computeSci({
+      energyJ: m.energyJ,
+      tokensOut,
+      intensityGPerKwh: intensity.intensityGPerKwh,
+      embodiedTotalG: hardware.embodiedTotalKg * 1000,
+      lifetimeS: hardware.lifetimeYears * SECONDS_PER_YEAR,
+      windowS,
+      gpusUsed,
+      gpusTotal: Math.max(hardware.gpusTotal, gpusUsed),
+    });
+    const windowSamples = telemetry.collected({ fromS, toS });
+    const throttle = summarizeThrottling(windowSamples);
+    const energySource = telemetry.energySource === 'sim' ? 'sim' : m.energySource;
+    Object.assign(provenance, {
+      energy_j: energySource === 'nvml' ? `NVML total-energy counter delta over the window, GPU ${telemetry.gpus.join('+')}` : energySource === 'sim' ? 'simulated power model (sim engine)' : `trapezoid of nvidia-smi power.draw at 1 Hz (aligned −0.5 s), GPU ${telemetry.gpus.join('+')}`,
+      energy_smi_j: m.smiError ?? 'trapezoid of power.draw over the same window',
+      energy_nvml_j: m.nvmlError ?? 'NVML counter delta over the same window',
+      tokens_out: 'server usage data: output tokens that arrived inside the window',
+      intensity_g_kwh: intensity.source,
+      embodied_g: `${hardware.profile.id}: ${hardware.matchedBy}; TE ${hardware.embodiedTotalKg} kg over ${hardware.lifetimeYears} y, ${gpusUsed}/${Math.max(hardware.gpusTotal, gpusUsed)} GPUs`,
+      energy_ci_rel: `ratio estimator over ${final.segments} segments (95% t interval)`,
+      cooldown: cooldown.reason,
+    });
+
+    // BPB after the window (it uses the GPU too): from the cache, else computed once.
+    let bpb: number | null = null;
+    if (deps.bpbText) {
+      try {
+        bpb = await bpbFor(server, config, ctx, deps);
+      } catch (err) {
+        provenance.bpb = `not computed: ${(err as Error).message.slice(0, 300)}`;
+        exLog.warn({ err }, 'BPB failed');
+      }
+    }
+
+    const endedS = clock.now();
+    await store.transaction(async (tx) => {
+      await tx.updateExperiment(id, {
+        status: 'ok',
+        endedAt: iso(endedS),
+        windowStartTS: fromS,
+        windowEndTS: toS,
+        windowS,
+        requests: inWindow.length,
+        tokensOut,
+        tokS: tokensOut / windowS,
+        ...metrics,
+        energyJ: m.energyJ,
+        energySource,
+        energyNvmlJ: m.nvmlJ,
+        energySmiJ: m.smiJ,
+        energyCiRel: Number.isFinite(final.ciRel) ? final.ciRel : null,
+        energySamples: final.segments,
+        avgPowerW: m.meanPowerW,
+        peakPowerW: m.peakPowerW,
+        maxTempC: watchdog.maxTempC(),
+        throttled: throttle.unknownSamples === windowSamples.length && windowSamples.length > 0 ? null : throttle.throttled,
+        throttleReasons: throttle.reasons.length > 0 ? throttle.reasons.join(',') : null,
+        bpb,
+        region: intensity.region,
+        intensityGKwh: intensity.intensityGPerKwh,
+        embodiedG: sci.embodiedG,
+        hardwareId: hardware.profile.id,
+        hardwareFallback: hardware.fallback,
+        gpusUsed,
+        sciOpUg: sci.sciOpUg,
+        sciEmbUg: sci.sciEmbUg,
+        sciUg: sci.sciUg,
+        provenance,
+      });
+      await tx.insertSamples(id, telemetry.collected({ fromS: startedS, toS: endedS }), telemetry.energySource === 'sim' ? 'sim' : 'nvidia-smi');
+      await tx.insertRequests(id, toStoredRequests(requests, fromS!, toS!));
+    });
+    writeArtifacts(artifactDir, telemetry.collected({ fromS: startedS, toS: endedS }), requests);
+    exLog.info({ tokensOut, energyJ: m.energyJ, sciUg: sci.sciUg, ciRel: final.ciRel }, 'experiment ok');
+  } catch (err) {
+    await load?.stop().catch(() => {});
+    const reason = signal.aborted ? signal.reason : err;
+    const status = reason instanceof ThermalAbort ? 'aborted_thermal' : reason instanceof Interrupted || (deps.signal?.aborted && reason === deps.signal.reason) ? 'interrupted' : 'failed';
+    const message = reason instanceof Error ? reason.message : String(reason);
+    if (server && status !== 'aborted_thermal') {
+      // A dead, hung or misbehaving engine is not reused; after a thermal abort the server is fine.
+      await deps.pool.discard(server);
+    }
+    const endedS = clock.now();
+    await store.transaction(async (tx) => {
+      await tx.updateExperiment(id, {
+        status,
+        error: message.slice(0, 4000),
+        endedAt: iso(endedS),
+        windowStartTS: fromS,
+        windowEndTS: toS,
+        maxTempC: watchdog.maxTempC(),
+        provenance,
+      });
+      await tx.insertSamples(id, telemetry.collected({ fromS: startedS, toS: endedS }), telemetry.energySource === 'sim' ? 'sim' : 'nvidia-smi');
+      if (load) await tx.insertRequests(id, toStoredRequests(load.requests(), fromS ?? Infinity, toS ?? -Infinity));
+    });
+    writeArtifacts(artifactDir, telemetry.collected({ fromS: startedS, toS: endedS }), load?.requests() ?? []);
+    exLog.warn({ status, error: message }, 'experiment did not complete');
+  } finally {
+    if (budgetTimer) clearTimeout(budgetTimer);
+    watchdog.stop();
+  }
+  const record = await store.getExperiment(id);
+  if (!record) throw new Error(`experiment ${id} vanished from the store`);
+  return record;
+}
+
+function windowCi(load: LoadGenerator, telemetry: TelemetrySession, fromS: number, toS: number): ReturnType<typeof ratioConfidence> {
+  const segments = load.segments(fromS, toS);
+  const energies = telemetry.meter.segmentEnergies(segments);
+  const covered = segments.map((s, i) => ({ energyJ: energies[i], tokens: s.tokens })).filter((x): x is { energyJ: number; tokens: number } => x.energyJ !== null && x.energyJ !== undefined);
+  return ratioConfidence(covered);
+}
+
+async function bpbFor(server: EngineServer, config: ExperimentConfig, ctx: EngineContext, deps: ExperimentDeps): Promise<number> {
+  const text = deps.bpbText!;
+  const checkpoint = config.model.variants?.[config.quant] ?? config.model.id;
+  const key = JSON.stringify([config.engine, checkpoint, config.quant, text.sha256]);
+  const cached = await deps.store.getBpbCache(key);
+  if (cached) return cached.bpb;
+  const r = await server.bpb(config, text.text, ctx);
+  await deps.store.putBpbCache({ key, engine: config.engine, model: checkpoint, quant: config.quant, textSha256: text.sha256, bpb: r.bpb, scoredBytes: r.bytes, scoredTokens: r.tokens, method: r.method });
+  return r.bpb;
+}
+
+function toStoredRequests(requests: ReturnType<LoadGenerator['requests']>, fromS: number, toS: number): StoredRequest[] {
+  return requests.map((r, seq) => ({
+    seq,
+    inWindow: r.success && r.endS >= fromS && r.endS <= toS,
+    startTS: r.startS,
+    endTS: r.endS,
+    success: r.success,
+    error: r.error,
+    inputTokens: r.promptTokens,
+    outputTokens: r.outputTokens,
+    ttftMs: r.ttftMs,
+    itlMeanMs: r.itlMs.length > 0 ? r.itlMs.reduce((a, b) => a + b, 0) / r.itlMs.length : null,
+    itlMaxMs: r.itlMs.length > 0 ? Math.max(...r.itlMs) : null,
+    e2eMs: r.e2eMs,
+  }));
+}
+
+function writeArtifacts(dir: string, samples: GpuSample[], requests: ReturnType<LoadGenerator['requests']>): void {
+  const cols = ['tS', 'gpuIndex', 'powerW', 'powerInstantW', 'tempC', 'memTempC', 'smClockMhz', 'memClockMhz', 'fanPct', 'utilPct', 'memUsedMib', 'eventReasons'] as const;
+  const csv = [cols.join(','), ...samples.map((s) => cols.map((c) => (s[c] === null ? '' : c === 'eventReasons' ? `0x${(s[c] as bigint).toString(16)}` : String(s[c]))).join(','))].join('\n');
+  writeFileSync(join(dir, 'telemetry.csv'), `${csv}\n`);
+  writeFileSync(join(dir, 'requests.jsonl'), requests.map((r) => JSON.stringify(r)).join('\n') + (requests.length ? '\n' : ''));
+}
+
+export { Interrupted };
