@@ -1,8 +1,17 @@
 #!/usr/bin/env bash
 # Sets up a checkout: Node dependencies (npm ci), the TypeScript build (dist/), and a Python venv (.venv)
-# with Optuna. Safe to run again. Used by the README's commands and by .ci/run.
+# with Optuna (scripts/requirements.txt). With --test, also CPU torch + transformers for the
+# transformers-engine tests (scripts/requirements-test.txt). Safe to run again. Used by the README's
+# commands and by .ci/run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+with_test=0
+for arg in "$@"; do
+  case "$arg" in
+    --test) with_test=1 ;;
+    *) echo "setup.sh: unknown argument $arg (allowed: --test)" >&2; exit 2 ;;
+  esac
+done
 
 npm ci --no-audit --no-fund
 npm run build
@@ -12,5 +21,8 @@ if [ "${CARBONBENCH_SKIP_PYTHON:-0}" != "1" ]; then
     python3 -m venv .venv
   fi
   .venv/bin/python -m pip install --quiet --disable-pip-version-check --retries 1 -r scripts/requirements.txt
+  if [ "$with_test" = "1" ]; then
+    .venv/bin/python -m pip install --quiet --disable-pip-version-check --retries 1 -r scripts/requirements-test.txt
+  fi
 fi
 echo "setup done: try ./bin/carbonbench.js doctor"

@@ -29,7 +29,7 @@ sys.path.insert(0, HERE)
 import transformers_runner  # noqa: E402
 
 HAVE_TORCH = importlib.util.find_spec("torch") is not None and importlib.util.find_spec("transformers") is not None
-REQUIRE_TORCH = os.environ.get("CARBONBENCH_REQUIRE_TORCH") == "1"
+REQUIRE_TORCH = os.environ.get("CARBONBENCH_REQUIRE_TORCH") == "1" or os.environ.get("CI") == "true"
 SKIP_REASON = (f"torch/transformers are not importable in {sys.executable}: the model tests of the transformers "
                "runner did NOT run (install scripts/requirements-test.txt into .venv; see scripts/setup.sh)")
 if not HAVE_TORCH:

@@ -323,6 +323,10 @@ class Runner:
         if not isinstance(text, str) or not text:
             raise RequestError("`text` must be a non-empty string")
         max_len = _int_field(req, "max_len", 2)
+        # A model cannot score past its context: clip to its positions (GPT-2 has 1024, Qwen2.5 32768+).
+        positions = getattr(self.model.config, "max_position_embeddings", None)
+        if isinstance(positions, int) and 2 <= positions < max_len:
+            max_len = positions
         torch = self.torch
 
         # Token ids and, per token, the UTF-8 byte offset where its text ends (None without offsets).

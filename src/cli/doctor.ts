@@ -7,7 +7,7 @@
 import { statfsSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { chooseHardware } from '../carbon/hardware.js';
-import { probeEngines, probePython } from '../engines/probe.js';
+import { probeEngines, probePython, resolvePython, resolveTorchPython } from '../engines/probe.js';
 import { checkWritable } from '../store/sqlite.js';
 import { openNvml } from '../telemetry/nvml.js';
 import { listGpus, queryableFields, resolveNvidiaSmi, type GpuIdentity } from '../telemetry/smi-exec.js';
@@ -90,13 +90,16 @@ export async function doctorCommand(flags: { nvidiaSmi?: string; nvmlLib?: strin
   const engines = probeEngines();
   const foundEngines = Object.entries(engines).filter(([, p]) => p !== null).map(([n]) => n);
   add('engines', foundEngines.length > 0 ? 'ok' : 'warn', foundEngines.length > 0 ? `on PATH: ${foundEngines.join(', ')}` : 'no vllm or llama.cpp on PATH (the transformers and sim engines need none)');
-  const python = await probePython(['torch', 'transformers', 'optuna']);
+  // The transformers engine and the Optuna bridge may use different interpreters (a GPU box's CUDA
+  // torch is usually the system python3; Optuna lives in the project's .venv).
+  const torchPython = await probePython(['torch', 'transformers'], resolveTorchPython());
+  const optunaPython = await probePython(['optuna'], resolvePython());
+  const python = { python: optunaPython.python, version: optunaPython.version, modules: { ...torchPython.modules, ...optunaPython.modules }, error: optunaPython.error ?? torchPython.error, torchPython: torchPython.python };
   const mods = python.modules;
-  if (python.error) add('python', 'warn', python.error);
-  else {
-    add('transformers', mods.torch && mods.transformers ? 'ok' : 'warn', mods.torch && mods.transformers ? `${python.python}: torch ${mods.torch}, transformers ${mods.transformers}` : `${python.python} lacks ${['torch', 'transformers'].filter((m) => !mods[m]).join(' and ')}: the transformers engine is unavailable`);
-    add('optuna', mods.optuna ? 'ok' : 'warn', mods.optuna ? `${python.python}: optuna ${mods.optuna}` : `${python.python} lacks optuna: the bayesian phase will be skipped (run the README's set-up to make .venv)`);
-  }
+  if (torchPython.error) add('transformers', 'warn', `${torchPython.python}: ${torchPython.error}`);
+  else add('transformers', mods.torch && mods.transformers ? 'ok' : 'warn', mods.torch && mods.transformers ? `${torchPython.python}: torch ${mods.torch}, transformers ${mods.transformers}` : `no python with torch and transformers (tried .venv and python3; set CARBONBENCH_PYTHON): the transformers engine is unavailable`);
+  if (optunaPython.error) add('optuna', 'warn', `${optunaPython.python}: ${optunaPython.error}`);
+  else add('optuna', mods.optuna ? 'ok' : 'warn', mods.optuna ? `${optunaPython.python}: optuna ${mods.optuna}` : `${optunaPython.python} lacks optuna: the bayesian phase will be skipped (run the README's set-up to make .venv)`);
 
   // Disk and database.
   const dbPath = resolve(global.db);
@@ -123,7 +126,7 @@ export async function doctorCommand(flags: { nvidiaSmi?: string; nvmlLib?: strin
     nvml: nvmlDoc,
     hardware: { id: hw.profile.id, name: hw.profile.name, fallback: hw.fallback, matched_by: hw.matchedBy, embodied_kg_per_unit: hw.profile.embodiedKg, lifetime_years: hw.lifetimeYears, source: hw.profile.source },
     engines,
-    python: { executable: python.python, version: python.version, modules: python.modules, error: python.error },
+    python: { executable: python.python, torch_executable: python.torchPython, version: python.version, modules: python.modules, error: python.error },
     disk_free_bytes: freeBytes,
     db: { path: dbPath, writable: writable.ok, reason: writable.reason ?? null },
     checks,

@@ -63,6 +63,32 @@ export function buildProgram(): Command {
     });
 
   program
+    .command('run')
+    .description('the autonomous sweep: plans, measures and stores experiments until the budget is spent or the search converges; resumes an interrupted run')
+    .option('--program <file>', 'the program (research brief + settings)', 'program.md')
+    .option('--engine <engine>', 'override program.md\'s engine')
+    .option('--max-experiments <n>', 'override budget.experiments')
+    .option('--max-hours <h>', 'override budget.hours')
+    .option('--no-agent', 'do not call the LLM agent even if program.md configures one')
+    .option('--seed <n>', 'seed of the search (default: program.md seed or 0)')
+    .option('--dry-run', 'validate and print the planned baseline and grid experiments; measure nothing')
+    .option('--fresh', 'start a new run instead of resuming the last unfinished one')
+    .option('--nvidia-smi <path>', 'nvidia-smi executable')
+    .option('--gpus <list>', 'GPU indices to use and measure (default: program.md gpus, else all)')
+    .action(async (flags, cmd: Command) => {
+      const { runCommand } = await import('./run.js');
+      process.exitCode = await runCommand(flags, globalOptions(cmd));
+    });
+
+  program
+    .command('status')
+    .description('the current or last run: phase, experiments done/failed, best so far, ETA')
+    .action(async (_flags, cmd: Command) => {
+      const { statusCommand } = await import('./status.js');
+      process.exitCode = await statusCommand(globalOptions(cmd));
+    });
+
+  program
     .command('measure')
     .description('one experiment under the full measurement protocol, stored with phase manual')
     .requiredOption('--engine <engine>', 'vllm | llamacpp | transformers | sim')

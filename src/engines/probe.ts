@@ -3,7 +3,8 @@
  * (torch + transformers for the transformers engine, optuna for the bayesian phase).
  */
 import { existsSync } from 'node:fs';
-import { execa } from 'execa';
+import { fileURLToPath } from 'node:url';
+import { execa, execaSync } from 'execa';
 import { which } from '../util/which.js';
 
 export const ENGINE_EXECUTABLES = ['vllm', 'llama-server', 'llama-batched-bench', 'llama-perplexity'] as const;
@@ -12,15 +13,45 @@ export function probeEngines(): Record<(typeof ENGINE_EXECUTABLES)[number], stri
   return Object.fromEntries(ENGINE_EXECUTABLES.map((name) => [name, which(name)])) as Record<(typeof ENGINE_EXECUTABLES)[number], string | null>;
 }
 
+/** The carbonbench installation (where scripts/setup.sh made .venv), whatever the working directory. */
+export const PROJECT_ROOT = fileURLToPath(new URL('../../', import.meta.url)).replace(/\/$/, '');
+
 /**
  * The Python interpreter carbonbench uses: $CARBONBENCH_PYTHON, else the project's .venv (made by the
  * README's set-up), else python3 on PATH.
  */
-export function resolvePython(cwd = process.cwd()): string {
+export function resolvePython(root = PROJECT_ROOT): string {
   if (process.env.CARBONBENCH_PYTHON) return process.env.CARBONBENCH_PYTHON;
-  const venv = `${cwd}/.venv/bin/python`;
+  const venv = `${root}/.venv/bin/python`;
   if (existsSync(venv)) return venv;
   return 'python3';
+}
+
+const torchPythonCache = new Map<string, string>();
+
+/**
+ * The interpreter for the transformers engine: $CARBONBENCH_PYTHON if set; else the first of the
+ * project's .venv and python3 on PATH that imports torch and transformers. On a GPU box the CUDA torch is
+ * usually the system's python3 while .venv holds only Optuna; on a laptop set up with `setup.sh --test`,
+ * .venv holds a CPU torch. Checked once per process; falls back to resolvePython().
+ */
+export function resolveTorchPython(cwd = PROJECT_ROOT): string {
+  if (process.env.CARBONBENCH_PYTHON) return process.env.CARBONBENCH_PYTHON;
+  const cached = torchPythonCache.get(cwd);
+  if (cached) return cached;
+  const candidates = [`${cwd}/.venv/bin/python`, 'python3'].filter((p) => p === 'python3' || existsSync(p));
+  let chosen = resolvePython(cwd);
+  for (const python of candidates) {
+    try {
+      execaSync(python, ['-c', 'import torch, transformers'], { timeout: 120_000, stdin: 'ignore' });
+      chosen = python;
+      break;
+    } catch {
+      // no torch here: try the next
+    }
+  }
+  torchPythonCache.set(cwd, chosen);
+  return chosen;
 }
 
 export interface PythonProbe {

@@ -25,7 +25,8 @@
  * Engine options (anything else is rejected):
  *   random_weights  true | a preset name | a path to a config.json (see above)
  *   device          cuda | cpu | auto (default auto: cuda when torch sees one; the load answer says which)
- *   python          the interpreter (default resolvePython(): $CARBONBENCH_PYTHON, ./.venv, python3)
+ *   python          the interpreter (default resolveTorchPython(): $CARBONBENCH_PYTHON, else the first of
+ *                   ./.venv and python3 that imports torch and transformers)
  *   seed            seed of the random weights and of the prompts (default 0)
  *
  * Stopping: the load generator's stop() sends SIGUSR1, which ends the running `generate` at its next token
@@ -41,7 +42,7 @@ import { EngineError, InputError, describeValue } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { Clock } from '../runner/clock.js';
 import type { LoadGenerator, RequestRecord, Segment } from '../workload/types.js';
-import { resolvePython } from './probe.js';
+import { resolveTorchPython } from './probe.js';
 import { launch, tailLines, type EngineProcess } from './process.js';
 import type { BpbResult, Engine, EngineContext, EngineServer, ExperimentConfig } from './types.js';
 
@@ -225,7 +226,7 @@ function deviceOf(config: ExperimentConfig): (typeof TRANSFORMERS_DEVICES)[numbe
 
 function pythonOf(config: ExperimentConfig, fallback?: string): string {
   const p = opt(config, 'python');
-  return typeof p === 'string' && p !== '' ? p : (fallback ?? resolvePython());
+  return typeof p === 'string' && p !== '' ? p : (fallback ?? resolveTorchPython());
 }
 
 /** Configs that share this key share one runner (model + quant + device + interpreter). */
@@ -636,7 +637,7 @@ function generateTimes(answer: RunnerMessage, fallbackStartS: number, fallbackEn
 export interface TransformersEngineOptions {
   /** The runner script (tests substitute a fake speaking the same protocol). */
   runnerScript?: string;
-  /** The interpreter when engine_options.python is not set (default resolvePython()). */
+  /** The interpreter when engine_options.python is not set (default resolveTorchPython()). */
   python?: string;
   /** Grace period of the process-group stop (default 10 s). */
   stopGraceMs?: number;
@@ -784,5 +785,5 @@ async function startRunner(engine: Engine, engineOpts: TransformersEngineOptions
   return server;
 }
 
-/** The registry's transformers engine (scripts/transformers_runner.py, the interpreter from resolvePython()). */
+/** The registry's transformers engine (scripts/transformers_runner.py, the interpreter from resolveTorchPython()). */
 export const transformersEngine: Engine = createTransformersEngine();

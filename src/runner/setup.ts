@@ -34,6 +34,8 @@ export interface SessionOptions {
   experimentsDir?: string;
   /** The simulated board (sim engine option sim_hardware). */
   simHardware?: string;
+  /** Continue this run (resume) instead of creating a new one. */
+  resumeRunId?: number;
 }
 
 export interface Session {
@@ -79,7 +81,7 @@ export async function openSession(opts: SessionOptions): Promise<Session> {
   }
   const gpuName = telemetry.identity.gpus[0]?.name || null;
   const hardware = chooseHardware(gpuName, telemetry.identity.gpus.length, opts.carbon);
-  const runId = await store.createRun({
+  const runId = opts.resumeRunId ?? await store.createRun({
     programText: opts.programText,
     programHash: opts.programHash ?? createHash('sha256').update(opts.programText).digest('hex'),
     toolVersion: VERSION,
@@ -89,6 +91,7 @@ export async function openSession(opts: SessionOptions): Promise<Session> {
     gpuNames: telemetry.identity.gpus.map((g) => g.name),
     driverVersion: telemetry.identity.driverVersion,
   });
+  if (opts.resumeRunId !== undefined) await store.updateRunStatus(runId, 'running');
   const runDir = join(opts.experimentsDir ?? 'experiments', String(runId));
   mkdirSync(runDir, { recursive: true });
   const log = createLogger({ file: join(runDir, 'carbonbench.log'), console: opts.consoleLog });

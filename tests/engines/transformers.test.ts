@@ -7,7 +7,7 @@
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, onTestFinished, vi } from 'vitest';
 import { probePython, resolvePython } from '../../src/engines/probe.js';
 import { processGroupMembers } from '../../src/engines/process.js';
 import {
@@ -162,6 +162,8 @@ describe('start and stop (fake runner)', () => {
     const c = fakeCfg('start-ok', { spawn_child: true });
     const ctx = context('start-ok');
     const server = (await fakeEngine.start(c, ctx)) as TransformersServer;
+    // A failed expectation must not leave the runner's grandchild behind.
+    onTestFinished(() => server.stop());
     expect(server.baseUrl).toBeNull();
     expect(server.key).toBe(fakeEngine.serverKey(c));
     expect(server.loadInfo).toMatchObject({ params: 12345, dtype: 'bf16', device: 'cpu' });
@@ -375,7 +377,8 @@ describe('the offline load generator (fake runner)', () => {
 // ---------------------------------------------------------------------------------------------------
 // the real runner (torch + transformers on the CPU)
 
-const REQUIRE_TORCH = process.env.CARBONBENCH_REQUIRE_TORCH === '1';
+// CI (CI=true) must run the torch tests: .ci/run installs CPU torch with `setup.sh --test`.
+const REQUIRE_TORCH = process.env.CARBONBENCH_REQUIRE_TORCH === '1' || process.env.CI === 'true';
 const python = resolvePython(resolve(ROOT));
 const probe = await probePython(['torch', 'transformers'], python);
 const haveTorch = probe.modules.torch !== null && probe.modules.transformers !== null;
