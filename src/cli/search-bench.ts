@@ -98,7 +98,7 @@ export async function searchBenchCommand(flags: SearchBenchFlags, global: Global
     onProgress: (message) => {
       if (message.startsWith('bayesian skipped:') && !bayesWarned) {
         bayesWarned = true;
-        warn(`${message} — the bayesian strategy and the pipeline's bayesian phase are skipped; set up Python and Optuna with scripts/setup.sh (see the README) to include them`);
+        warn(`${message} (the bayesian strategy and the pipeline's bayesian phase are left out)`);
       }
     },
   });
@@ -122,12 +122,16 @@ function humanReport(r: BenchResult, ctx: { file: string; constraintText: string
   const names: Record<BenchStrategy, string> = { grid: 'grid (exhaustive)', random: 'random', bayesian: 'bayesian', pipeline: 'pipeline' };
   const rows = (Object.keys(names) as BenchStrategy[]).map((k) => {
     const s = r.strategies[k];
-    if (s.skipped) return [names[k], null, null, null, `skipped: ${s.skipped}`];
+    if (s.skipped) return [names[k], null, null, null, 'skipped'];
     return [names[k], s.median, s.iqr?.[0] ?? null, s.iqr?.[1] ?? null, `${s.reached}/${r.seeds}`];
   });
   lines.push(formatTable(['strategy', 'median', 'q1', 'q3', 'reached'], rows));
   lines.push('');
   lines.push('median, q1, q3: experiments until the best feasible SCI found is within the target of the optimum; – = not reached within the budget by enough seeds.');
+  for (const k of Object.keys(names) as BenchStrategy[]) {
+    const why = r.strategies[k].skipped;
+    if (why) lines.push(`${k} skipped: ${why}`);
+  }
   const g = r.strategies.grid.median;
   const p = r.strategies.pipeline.median;
   if (g !== null && p !== null) lines.push(`pipeline / exhaustive grid: ${p} / ${g} = ${(p / g).toFixed(2)} of the experiments (goal: at most 1/3 = 0.33)`);

@@ -138,12 +138,13 @@ export async function runSweep(opts: RunOptions): Promise<RunSummary> {
     const pipeline = new SearchPipeline({ space: spaceOf(parsed.program), constraint, budgetExperiments: opts.maxExperiments ?? parsed.program.budget.experiments, seed, modelParams: modelParamsOf(parsed.program) });
     const plan: Proposal[] = [];
     const history: Observation[] = [];
-    // Plan the deterministic part (baseline and grid) as if every experiment failed to improve.
-    for (let i = 0; i < 200; i++) {
+    // Plan the deterministic part (baseline and grid), as if every grid experiment improved on the last
+    // (so the grid is listed whole; a real run may converge earlier).
+    for (let i = 0; i < 500; i++) {
       const p = await pipeline.next(history);
       if (!p || (p.phase !== 'baseline' && p.phase !== 'grid')) break;
       plan.push(p);
-      const obs: Observation = { point: p.point, status: 'ok', sciUg: 1, bpb: 1, tokS: 1, phase: p.phase };
+      const obs: Observation = { point: p.point, status: 'ok', sciUg: p.phase === 'baseline' ? 1 : 1 / (i + 1), bpb: 1, tokS: 1, phase: p.phase };
       history.push(obs);
       pipeline.observe(obs);
     }

@@ -19,7 +19,8 @@
  * also ends when it converges (no improvement of the best feasible SCI larger than the noise floor in
  * its last `patience` experiments) or runs out of points. Why 35/25/40: the grid is a fixed design whose
  * size does not grow with the budget, so the cap only matters on small budgets, where it keeps room for
- * the adaptive phases; random sampling mainly guards against a grid that missed a region (25% is enough
+ * the adaptive phases (the design runs smallest models first, so a cap cuts the largest ones); random
+ * sampling mainly guards against a grid that missed a region (25% is enough
  * to hit any region that holds a few percent of the space with high probability on a 100+ budget); the
  * model-based phase, which learns from everything before it, gets the largest share. When the bayesian
  * strategy is unavailable (no factory, or the factory throws: no Python or Optuna), the switch records
@@ -46,9 +47,11 @@
  * The history is the source of truth. The phase is the latest phase present in the history (phases only
  * move forward), and every end condition is computed from the history, so a pipeline constructed again on
  * the same history proposes what the uninterrupted one would have. The bayesian strategy is built by its
- * factory when the bayesian phase is first reached (in this instance) and told the whole history; later
- * observations reach it through `observe()` or, for entries the caller did not pass there, at the next
- * `next()`. After a resume a switch whose new phase has no observation yet is reported again (same
+ * factory when the bayesian phase is first reached (in this instance) and told the whole history with
+ * tell() — so a factory must not replay the history itself; later observations reach it through
+ * `observe()` or, for entries the caller did not pass there, at the next `next()`. If the strategy
+ * fails after it started (its process died), it is closed and the phase ends with that reason. After a
+ * resume a switch whose new phase has no observation yet is reported again (same
  * `atExperiment`): consumers may drop such duplicates.
  */
 import { BASELINE_REPEATS, convergence, noiseFloor } from './convergence.js';
@@ -61,9 +64,8 @@ export const PHASES: readonly PhaseName[] = ['baseline', 'grid', 'random', 'baye
 export const DEFAULT_PATIENCE = 8;
 export const DEFAULT_SHARES: Readonly<PhaseShares> = { grid: 0.35, random: 0.25 };
 /**
- * Noise floor when the baseline could not be repeated: 2%, about the spread of one experiment whose
- * J/token 95% CI is held within ±3% (DESIGN section 5.4), i.e. a standard error near 1.5%, plus the
- * grid-intensity-independent part of SCI.
+ * Noise floor when the baseline could not be repeated: 2%, a little above the standard error (~1.5%) of
+ * an experiment whose J/token 95% CI the protocol holds within ±3% (DESIGN section 5.4).
  */
 export const DEFAULT_NOISE_FLOOR_REL = 0.02;
 
