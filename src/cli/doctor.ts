@@ -92,7 +92,7 @@ export async function doctorCommand(flags: { nvidiaSmi?: string; nvmlLib?: strin
   add('engines', foundEngines.length > 0 ? 'ok' : 'warn', foundEngines.length > 0 ? `on PATH: ${foundEngines.join(', ')}` : 'no vllm or llama.cpp on PATH (the transformers and sim engines need none)');
   // The transformers engine and the Optuna bridge may use different interpreters (a GPU box's CUDA
   // torch is usually the system python3; Optuna lives in the project's .venv).
-  const torchPython = await probePython(['torch', 'transformers'], resolveTorchPython());
+  const torchPython = await probePython(['torch', 'transformers'], await resolveTorchPython());
   const optunaPython = await probePython(['optuna'], resolvePython());
   const python = { python: optunaPython.python, version: optunaPython.version, modules: { ...torchPython.modules, ...optunaPython.modules }, error: optunaPython.error ?? torchPython.error, torchPython: torchPython.python };
   const mods = python.modules;

@@ -112,6 +112,25 @@ export function buildProgram(): Command {
     });
 
   program
+    .command('search-bench')
+    .description('replays a tabular benchmark (one row per config) for every search strategy and prints the experiments each needs to come within the target of the optimum')
+    .requiredOption('--table <csv>', 'table with columns model,quant,batch,input_len,output_len,tok_s,power_w,bpb (optional params)')
+    .option('--budget <n>', 'experiments per strategy and seed (default: the size of the full factorial)')
+    .option('--seeds <k>', 'seeds per strategy', '5')
+    .option('--target <rel>', 'within this relative distance of the feasible optimum counts as reached', '0.05')
+    .option('--constraint <expr>', 'BPB constraint: "bpb <= F * baseline" or "bpb <= X" (default: none)')
+    .option('--noise <sigma>', 'relative σ of multiplicative noise on tok/s and power', '0')
+    .option('--patience <n>', "the pipeline's patience (default 8)")
+    .option('--hardware <id>', 'hardware profile for embodied carbon (default: the table\'s "# hardware:" comment, else dgx-spark)')
+    .option('--region <id>', 'grid region (default US-NE-ISNE)')
+    .option('--intensity <g>', 'grid intensity in gCO2e/kWh (overrides --region)')
+    .option('--no-bayesian', "skip the bayesian strategy and the pipeline's bayesian phase")
+    .action(async (flags, cmd: Command) => {
+      const { searchBenchCommand } = await import('./search-bench.js');
+      process.exitCode = await searchBenchCommand(flags, globalOptions(cmd));
+    });
+
+  program
     .command('regions')
     .description('the grid regions with their carbon intensity and sources')
     .action(async (_flags, cmd: Command) => {

@@ -4,7 +4,7 @@
  */
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { execa, execaSync } from 'execa';
+import { execa } from 'execa';
 import { which } from '../util/which.js';
 
 export const ENGINE_EXECUTABLES = ['vllm', 'llama-server', 'llama-batched-bench', 'llama-perplexity'] as const;
@@ -27,31 +27,35 @@ export function resolvePython(root = PROJECT_ROOT): string {
   return 'python3';
 }
 
-const torchPythonCache = new Map<string, string>();
+const torchPythonCache = new Map<string, Promise<string>>();
 
 /**
  * The interpreter for the transformers engine: $CARBONBENCH_PYTHON if set; else the first of the
  * project's .venv and python3 on PATH that imports torch and transformers. On a GPU box the CUDA torch is
  * usually the system's python3 while .venv holds only Optuna; on a laptop set up with `setup.sh --test`,
- * .venv holds a CPU torch. Checked once per process; falls back to resolvePython().
+ * .venv holds a CPU torch. Checked once per process, asynchronously: importing torch takes seconds, and
+ * a synchronous probe would stall the event loop — and with it the telemetry sampler (seen on an H200).
+ * Falls back to resolvePython().
  */
-export function resolveTorchPython(cwd = PROJECT_ROOT): string {
-  if (process.env.CARBONBENCH_PYTHON) return process.env.CARBONBENCH_PYTHON;
-  const cached = torchPythonCache.get(cwd);
-  if (cached) return cached;
-  const candidates = [`${cwd}/.venv/bin/python`, 'python3'].filter((p) => p === 'python3' || existsSync(p));
-  let chosen = resolvePython(cwd);
-  for (const python of candidates) {
-    try {
-      execaSync(python, ['-c', 'import torch, transformers'], { timeout: 120_000, stdin: 'ignore' });
-      chosen = python;
-      break;
-    } catch {
-      // no torch here: try the next
-    }
+export function resolveTorchPython(root = PROJECT_ROOT): Promise<string> {
+  if (process.env.CARBONBENCH_PYTHON) return Promise.resolve(process.env.CARBONBENCH_PYTHON);
+  let cached = torchPythonCache.get(root);
+  if (!cached) {
+    cached = (async () => {
+      const candidates = [`${root}/.venv/bin/python`, 'python3'].filter((p) => p === 'python3' || existsSync(p));
+      for (const python of candidates) {
+        try {
+          await execa(python, ['-c', 'import torch, transformers'], { timeout: 120_000, stdin: 'ignore' });
+          return python;
+        } catch {
+          // no torch here: try the next
+        }
+      }
+      return resolvePython(root);
+    })();
+    torchPythonCache.set(root, cached);
   }
-  torchPythonCache.set(cwd, chosen);
-  return chosen;
+  return cached;
 }
 
 export interface PythonProbe {

@@ -7,9 +7,7 @@ const LOADERS: Record<EngineName, () => Promise<Engine>> = {
   llamacpp: async () => (await import('./llamacpp.js')).llamacppEngine,
   transformers: async () => (await import('./transformers.js')).transformersEngine,
   sim: async () => (await import('./sim.js')).simEngine,
-  table: async () => {
-    throw new InputError('the table engine arrives with the search work (issue: autonomous run); use sim, vllm, llamacpp or transformers');
-  },
+  table: async () => (await import('./table.js')).tableEngine,
 };
 
 export function isEngineName(name: string): name is EngineName {

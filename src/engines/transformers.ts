@@ -224,7 +224,7 @@ function deviceOf(config: ExperimentConfig): (typeof TRANSFORMERS_DEVICES)[numbe
   return d === 'cuda' || d === 'cpu' ? d : 'auto';
 }
 
-function pythonOf(config: ExperimentConfig, fallback?: string): string {
+async function pythonOf(config: ExperimentConfig, fallback?: string): Promise<string> {
   const p = opt(config, 'python');
   return typeof p === 'string' && p !== '' ? p : (fallback ?? resolveTorchPython());
 }
@@ -683,7 +683,7 @@ async function startRunner(engine: Engine, engineOpts: TransformersEngineOptions
   const source = resolveModelSource(config);
   mkdirSync(ctx.artifactDir, { recursive: true });
   const logFile = join(ctx.artifactDir, 'engine.log');
-  const python = pythonOf(config, engineOpts.python);
+  const python = await pythonOf(config, engineOpts.python);
   const script = engineOpts.runnerScript ?? RUNNER_SCRIPT;
   const env: Record<string, string> = {
     PYTHONUNBUFFERED: '1',

@@ -230,6 +230,8 @@ export async function runExperiment(req: ExperimentRequest, deps: ExperimentDeps
       energy_ci_rel: `ratio estimator over ${final.segments} segments (95% t interval)`,
       cooldown: cooldown.reason,
     });
+    const incidents = (telemetry.incidents ?? []).filter((i) => i.tS >= startedS);
+    if (incidents.length > 0) provenance.telemetry_incidents = incidents.map((i) => `${iso(i.tS)}: ${i.message} (nvidia-smi restarted)`).join('; ');
 
     // BPB after the window (it uses the GPU too): from the cache, else computed once.
     let bpb: number | null = null;

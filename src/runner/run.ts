@@ -206,7 +206,9 @@ export async function runSweep(opts: RunOptions): Promise<RunSummary> {
       session!.log.info(s, 'phase switch');
       opts.progress(`phase ${s.from} → ${s.to}: ${s.reason}`);
     };
-    const makePipeline = async (program: Program, history: readonly Observation[]): Promise<SearchPipeline> =>
+    // `history` (declared below, updated every step) is read live by the bayesian factory's constraint.
+    let history: Observation[] = [];
+    const makePipeline = async (program: Program): Promise<SearchPipeline> =>
       new SearchPipeline({
         space: spaceOf(program),
         constraint: program.objective.constraint ? parseConstraint(program.objective.constraint) : null,
@@ -217,10 +219,10 @@ export async function runSweep(opts: RunOptions): Promise<RunSummary> {
         bayesianFactory: async (): Promise<Strategy> => {
           const { createBayesianStrategy } = await import('../search/bayesian.js');
           const constraint = program.objective.constraint ? parseConstraint(program.objective.constraint) : null;
+          // No `history` here: the pipeline replays it into the strategy through tell().
           return createBayesianStrategy({
             space: spaceOf(program),
             seed,
-            history: [...history],
             constraint: constraint !== null,
             // BPB − limit (≤ 0 feasible); the limit follows the baselines observed so far (this run's history).
             constraintValue: (obs) => (obs.bpb === null ? null : obs.bpb - bpbLimit(constraint, obs.point.model, baselineBpbs(history))),
@@ -229,8 +231,8 @@ export async function runSweep(opts: RunOptions): Promise<RunSummary> {
         onPhaseSwitch,
       });
 
-    let history = observationsOf(await store.listExperiments({ runId }));
-    let pipeline = await makePipeline(parsed.program, history);
+    history = observationsOf(await store.listExperiments({ runId }));
+    let pipeline = await makePipeline(parsed.program);
 
     for (;;) {
       if (session.signal.aborted) {
@@ -247,7 +249,7 @@ export async function runSweep(opts: RunOptions): Promise<RunSummary> {
       if (steered.program !== parsed) {
         parsed = steered.program;
         await pipeline.close();
-        pipeline = await makePipeline(parsed.program, history);
+        pipeline = await makePipeline(parsed.program);
       }
       const experiments = await store.listExperiments({ runId });
       const done = experiments.filter((e) => e.phase !== 'manual' && ['ok', 'failed', 'aborted_thermal'].includes(e.status)).length;
@@ -271,7 +273,7 @@ export async function runSweep(opts: RunOptions): Promise<RunSummary> {
         // results.db (a new bridge replays the history) and try once more.
         await store.addNote(runId, 'warning', `search strategy failed, rebuilding it from results.db: ${(err as Error).message.slice(0, 500)}`);
         await pipeline.close().catch(() => {});
-        pipeline = await makePipeline(parsed.program, history);
+        pipeline = await makePipeline(parsed.program);
         proposal = await pipeline.next(history);
       }
       if (!proposal) {

@@ -16,6 +16,8 @@ export interface TelemetrySession extends SampleSource, PowerSampleStore {
   readonly meter: EnergyMeter;
   /** 'nvml' when every GPU has the energy counter, else 'nvidia-smi'; 'sim' for the simulator. */
   readonly energySource: 'nvml' | 'nvidia-smi' | 'sim';
+  /** Transient telemetry failures recovered by a restart (gaps in the samples), oldest first. */
+  readonly incidents?: readonly { tS: number; message: string }[];
   /** GPU names, driver, for the run record and the hardware profile. */
   readonly identity: { gpus: GpuIdentity[]; driverVersion: string | null };
   stop(): Promise<void>;
@@ -35,7 +37,9 @@ export async function openRealTelemetry(opts: RealTelemetryOptions = {}): Promis
   const gpus = opts.gpus && opts.gpus.length > 0 ? [...opts.gpus] : all.map((g) => g.index);
   const unknown = gpus.filter((g) => !all.some((x) => x.index === g));
   if (unknown.length > 0) throw new TelemetryError(`GPU ${unknown.join(', ')} not found; this machine has GPU ${all.map((g) => g.index).join(', ')}`);
-  const sampler = await SmiSampler.create({ executable, gpus });
+  // A few restarts within 10 minutes: a stalled or crashed nvidia-smi costs the nvidia-smi figure of one
+  // window (the NVML counter still measures it), not the night's run.
+  const sampler = await SmiSampler.create({ executable, gpus, maxRestarts: 5, restartWindowS: 600 });
   await sampler.start();
 
   const nvml = openNvml({ libraryPath: opts.nvmlLib });
@@ -49,6 +53,7 @@ export async function openRealTelemetry(opts: RealTelemetryOptions = {}): Promis
     gpus,
     meter,
     energySource: poller ? 'nvml' : 'nvidia-smi',
+    incidents: sampler.incidents,
     identity: { gpus: all.filter((g) => gpus.includes(g.index)), driverVersion: all[0]?.driverVersion ?? null },
     onSample: (fn) => sampler.onSample(fn),
     onError: (fn) => sampler.onError(fn),

@@ -24,6 +24,13 @@ export interface SmiSamplerOptions {
    * persistence mode is off, so the 3 s silence limit applies only once sampling has begun.
    */
   firstSampleTimeoutS?: number;
+  /**
+   * Restarts allowed after sampling has begun, within `restartWindowS` (default 0: any exit or silence
+   * is final). An overnight run sets a few: nvidia-smi can stall while the driver is busy (context
+   * creation, a GPU reset); the gap fails the nvidia-smi figure of the window it falls in, not the run.
+   */
+  maxRestarts?: number;
+  restartWindowS?: number;
   /** Fields the driver accepts; probed with --help-query-gpu when omitted. */
   accepted?: ReadonlySet<string>;
 }
@@ -76,6 +83,8 @@ export class SmiSampler {
         intervalMs: options.intervalMs ?? 1000,
         silenceTimeoutS: options.silenceTimeoutS ?? 3,
         firstSampleTimeoutS: options.firstSampleTimeoutS ?? 15,
+        maxRestarts: options.maxRestarts ?? 0,
+        restartWindowS: options.restartWindowS ?? 600,
       },
       resolved,
     );
@@ -91,9 +100,42 @@ export class SmiSampler {
     return () => this.errorListeners.delete(fn);
   }
 
+  /** Transient failures that were recovered by a restart: when, and why. */
+  readonly incidents: { tS: number; message: string }[] = [];
+  private readonly incidentListeners = new Set<(e: TelemetryError) => void>();
+  private generation = 0;
+  private samplesSinceSpawn = 0;
+
+  /** A transient failure followed by a restart (the samples have a gap there). */
+  onIncident(fn: (e: TelemetryError) => void): () => void {
+    this.incidentListeners.add(fn);
+    return () => this.incidentListeners.delete(fn);
+  }
+
   /** Starts nvidia-smi and resolves once the first sample arrived (or rejects with the failure). */
   async start(): Promise<void> {
     if (this.process) throw new Error('sampler already started');
+    this.spawn();
+    this.silenceTimer = setInterval(() => this.checkSilence(), 250);
+    this.silenceTimer.unref();
+
+    await new Promise<void>((resolve, reject) => {
+      const offSample = this.onSample(() => {
+        offSample();
+        offError();
+        resolve();
+      });
+      const offError = this.onError((e) => {
+        offSample();
+        offError();
+        reject(e);
+      });
+    });
+  }
+
+  private spawn(): void {
+    const generation = ++this.generation;
+    this.samplesSinceSpawn = 0;
     const [file, ...args] = this.command;
     const child = execa(file!, args, {
       env: { TZ: 'UTC' },
@@ -109,7 +151,7 @@ export class SmiSampler {
     const lines = createInterface({ input: child.stdout! });
     lines.on('line', (line) => this.handleLine(line));
     void child.then((result) => {
-      if (this.stopping) return;
+      if (this.stopping || generation !== this.generation) return;
       // Fix (found by tests/telemetry/smi-sampler.test.ts): a process that could not be spawned (missing
       // or non-executable file, e.g. when `accepted` skipped the --help-query-gpu probe) has no exit code
       // and used to fail with "exited unexpectedly (exit code none)"; say what is wrong and how to fix it.
@@ -134,21 +176,6 @@ export class SmiSampler {
       );
     });
     this.lastSampleAtMs = Date.now();
-    this.silenceTimer = setInterval(() => this.checkSilence(), 250);
-    this.silenceTimer.unref();
-
-    await new Promise<void>((resolve, reject) => {
-      const offSample = this.onSample(() => {
-        offSample();
-        offError();
-        resolve();
-      });
-      const offError = this.onError((e) => {
-        offSample();
-        offError();
-        reject(e);
-      });
-    });
   }
 
   private handleLine(line: string): void {
@@ -167,6 +194,7 @@ export class SmiSampler {
       return;
     }
     this.lastSampleAtMs = Date.now();
+    this.samplesSinceSpawn++;
     this.samples.push(sample);
     for (const fn of this.sampleListeners) fn(sample);
   }
@@ -180,16 +208,26 @@ export class SmiSampler {
 
   private checkSilence(): void {
     const silentS = (Date.now() - this.lastSampleAtMs) / 1000;
-    const limitS = this.samples.length === 0 ? this.opts.firstSampleTimeoutS : this.opts.silenceTimeoutS;
+    const limitS = this.samplesSinceSpawn === 0 ? this.opts.firstSampleTimeoutS : this.opts.silenceTimeoutS;
     if (silentS > limitS) {
       const why = this.lastBadLine ? `; last unparseable line: ${this.lastBadLine.message}` : '';
-      const what = this.samples.length === 0 ? 'printed no usable sample since it started' : 'went silent: no usable sample';
+      const what = this.samplesSinceSpawn === 0 ? 'printed no usable sample since it started' : 'went silent: no usable sample';
       this.fail(new TelemetryError(`nvidia-smi sampler ${what} for ${silentS.toFixed(1)} s (limit ${limitS} s)${why}`, { command: this.command }));
     }
   }
 
   private fail(error: TelemetryError): void {
     if (this.failure || this.stopping) return;
+    const nowS = Date.now() / 1000;
+    const recent = this.incidents.filter((i) => nowS - i.tS <= this.opts.restartWindowS).length;
+    if (this.samples.length > 0 && recent < this.opts.maxRestarts) {
+      // Transient: report it, and start a new nvidia-smi (the old one is killed; its exit is ignored).
+      this.incidents.push({ tS: nowS, message: error.message });
+      for (const fn of this.incidentListeners) fn(error);
+      this.process?.kill('SIGKILL');
+      this.spawn();
+      return;
+    }
     this.failure = error;
     if (this.silenceTimer) clearInterval(this.silenceTimer);
     this.process?.kill('SIGKILL');
