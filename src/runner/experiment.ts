@@ -149,7 +149,12 @@ export async function runExperiment(req: ExperimentRequest, deps: ExperimentDeps
   const watchdog = watchTemperature(telemetry, protocol.abortTempC);
   const budget = new AbortController();
   const hardLimitS = 2 * protocol.experimentSeconds;
-  const budgetTimer = clock.virtual ? null : setTimeout(() => budget.abort(new BudgetExceeded(`experiment exceeded its hard limit of ${hardLimitS} s (2 × experiment_seconds)`)), hardLimitS * 1000);
+  // experiment_seconds budgets warm-up and window; a server start (minutes for a big vLLM model, shared
+  // by the experiments that reuse it) has its own limit, startTimeoutS. The hard kill starts with the load.
+  let budgetTimer: NodeJS.Timeout | null = null;
+  const startBudget = (): void => {
+    if (!clock.virtual) budgetTimer = setTimeout(() => budget.abort(new BudgetExceeded(`experiment exceeded its hard limit of ${hardLimitS} s (2 × experiment_seconds)`)), hardLimitS * 1000);
+  };
   const signals = [watchdog.signal, budget.signal, ...(deps.signal ? [deps.signal] : [])];
   const signal = AbortSignal.any(signals);
   const ctx: EngineContext = { artifactDir, log: exLog, clock, gpus: telemetry.gpus, startTimeoutS: protocol.startTimeoutS, signal };
@@ -169,13 +174,15 @@ export async function runExperiment(req: ExperimentRequest, deps: ExperimentDeps
     const died = server.died;
 
     // 3. Warm-up at the target concurrency.
+    const loadStartS = clock.now();
+    startBudget();
     load = server.load(config, ctx);
     await Promise.race([load.warmUp({ minS: protocol.warmupS, minRequests: config.batch }), died, guard]);
 
     // 4. Window: ≥ minWindowS, ≥ minRequestsPerBatch × batch completed, CI within target, or budget.
     fromS = await Promise.race([load.openWindow(), died, guard]);
     telemetry.meter.markEdge();
-    const windowBudgetS = Math.max(protocol.minWindowS, protocol.experimentSeconds - (clock.now() - startedS));
+    const windowBudgetS = Math.max(protocol.minWindowS, protocol.experimentSeconds - (clock.now() - loadStartS));
     let ci = { jPerToken: Infinity, ciRel: Infinity, segments: 0 };
     for (;;) {
       await Promise.race([clock.sleep(1000, signal), died, guard]);
