@@ -12,6 +12,8 @@ import { checkWritable } from '../store/sqlite.js';
 import { openNvml } from '../telemetry/nvml.js';
 import { listGpus, queryableFields, resolveNvidiaSmi, type GpuIdentity } from '../telemetry/smi-exec.js';
 import { resolveQuery } from '../telemetry/smi-fields.js';
+import { parseQuery, powerReports, type PowerReport } from '../telemetry/smi-text.js';
+import { runSmi } from '../telemetry/smi-exec.js';
 import { VERSION } from '../version.js';
 import { formatTable, printJson, printText, type GlobalOptions } from './output.js';
 
@@ -55,6 +57,24 @@ export async function doctorCommand(flags: { nvidiaSmi?: string; nvmlLib?: strin
         );
     } catch (err) {
       add('fields', 'fail', (err as Error).message);
+    }
+  }
+
+  // What the board says about power: the energy boundary (GPU board, or a superchip's module).
+  let power: PowerReport[] = [];
+  if (gpus.length > 0) {
+    try {
+      power = powerReports(parseQuery(await runSmi(smi, ['-q', '-d', 'POWER'])));
+      const module = power.some((p) => p.modulePowerW !== null);
+      add(
+        'power',
+        'ok',
+        module
+          ? `module (CPU+GPU) power is reported: on this superchip GPU power may include the CPU; boundary = module`
+          : `GPU board power (1 s average${power.some((p) => p.instantPowerW !== null) ? ' and instantaneous' : ''}); power limit ${power.map((p) => (p.powerLimitW === null ? 'n/a' : `${p.powerLimitW} W`)).join(', ')}; boundary = GPU board`,
+      );
+    } catch (err) {
+      add('power', 'warn', `nvidia-smi -q -d POWER failed: ${(err as Error).message}`);
     }
   }
 
@@ -122,6 +142,8 @@ export async function doctorCommand(flags: { nvidiaSmi?: string; nvmlLib?: strin
     driver_version: driverVersion,
     gpus: gpus.map((g) => ({ index: g.index, name: g.name, uuid: g.uuid, power_limit_w: g.powerLimitW, memory_total_mib: g.memoryTotalMib })),
     fields,
+    power: power.map((p) => ({ gpu: p.gpu, average_power_w: p.averagePowerW, instant_power_w: p.instantPowerW, power_limit_w: p.powerLimitW, module_power_w: p.modulePowerW, memory_power_w: p.memoryPowerW })),
+    boundary: power.some((p) => p.modulePowerW !== null) ? 'module' : gpus.length > 0 ? 'gpu' : null,
     energy_source: energySource,
     nvml: nvmlDoc,
     hardware: { id: hw.profile.id, name: hw.profile.name, fallback: hw.fallback, matched_by: hw.matchedBy, embodied_kg_per_unit: hw.profile.embodiedKg, lifetime_years: hw.lifetimeYears, source: hw.profile.source },

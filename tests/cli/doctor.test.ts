@@ -14,6 +14,7 @@ interface DoctorDoc {
   hardware: { id: string; fallback: boolean };
   fields: { query: string[]; unsupported: string[] } | null;
   db: { writable: boolean };
+  boundary: string | null;
   checks: { check: string; status: string; detail: string }[];
 }
 
@@ -45,7 +46,9 @@ describe('carbonbench doctor', () => {
     expect(doc.hardware).toMatchObject({ id: 'h200', fallback: false });
     expect(doc.fields?.query).toContain('clocks_event_reasons.active');
     expect(doc.db.writable).toBe(true);
-    expect(doc.checks.map((c) => c.check)).toEqual(expect.arrayContaining(['gpu', 'fields', 'energy', 'hardware', 'engines', 'disk', 'database']));
+    expect(doc.checks.map((c) => c.check)).toEqual(expect.arrayContaining(['gpu', 'fields', 'power', 'energy', 'hardware', 'engines', 'disk', 'database']));
+    expect(doc.boundary).toBe('gpu');
+    expect(doc.checks.find((c) => c.check === 'power')?.detail).toMatch(/GPU board power \(1 s average and instantaneous\); power limit 700 W; boundary = GPU board/);
   });
 
   it('without NVML: still ready, energy from the nvidia-smi trapezoid, and says why', async () => {
