@@ -53,6 +53,8 @@ export interface AgentChoice {
   source: 'agent' | 'fallback';
   /** Why the fallback was used, that the agent was switched off, or a change of how the endpoint is called. */
   note: string | null;
+  /** The agent's own notebook line for this step (cleaned and masked), if it wrote one. */
+  notebook?: string | null;
 }
 
 export const DEFAULT_AGENT_TIMEOUT_MS = 60_000;
@@ -275,7 +277,7 @@ export class PlannerAgent {
           { agent: this.model, config: formatPoint(v.point), durationMs: Date.now() - startedMs, rationale: rationale.slice(0, 300) },
           'agent: proposal accepted',
         );
-        return { proposal: { point: v.point, phase: ctx.phase, rationale }, source: 'agent', note: answer.info };
+        return { proposal: { point: v.point, phase: ctx.phase, rationale }, source: 'agent', note: answer.info, notebook: v.notebook === null ? null : this.#mask(v.notebook) };
       }
       reason = `answer rejected: ${v.reason}`;
     } else {

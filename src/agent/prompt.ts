@@ -140,7 +140,7 @@ const SYSTEM_PROMPT = [
   '- Lower SCI is better; BPB (bits per byte on held-out text) measures quality, lower is better; tok/s is throughput.',
   '',
   'Answer with one JSON object and nothing else:',
-  '{"config": {"model": "...", "quant": "...", "batch": 1, "input_len": 128, "output_len": 128}, "rationale": "one or two sentences"}',
+  '{"config": {"model": "...", "quant": "...", "batch": 1, "input_len": 128, "output_len": 128}, "rationale": "one or two sentences", "notebook": "optional: an observation for the run notebook, or empty"}',
 ].join('\n');
 
 /** The messages for one step: a fixed system prompt and one user message with the run's state. */

@@ -26,7 +26,7 @@ export const MAX_RATIONALE_CHARS = 2_000;
 /** Answers longer than this are rejected before parsing (a sane answer is a few hundred characters). */
 export const MAX_ANSWER_CHARS = 64 * 1024;
 
-export type ValidationResult = { ok: true; point: SpacePoint; rationale: string } | { ok: false; reason: string };
+export type ValidationResult = { ok: true; point: SpacePoint; rationale: string; notebook: string | null } | { ok: false; reason: string };
 
 // C0/C1 control characters; line breaks and tabs are replaced by a space first.
 const CONTROL_RE = /[\u0000-\u001F\u007F-\u009F]/g;
@@ -141,6 +141,9 @@ export function answerSchema(space: SearchSpace) {
         }
         return sanitizeRationale(v);
       }),
+      // Optional: a line for the run's notebook (DESIGN section 7: "the agent may append to notes").
+      // Untrusted text like the rationale: cleaned, cut, stored only as a bound SQL parameter.
+      notebook: z.unknown().optional().transform((v): string | null => (typeof v === 'string' && v.trim() !== '' ? sanitizeRationale(v) : null)),
     },
     { error: (iss) => `the answer must be a JSON object {"config": {…}, "rationale": "…"}, got ${shown(iss.input)}` },
   );
@@ -169,7 +172,7 @@ export function validateAnswer(text: string, space: SearchSpace, taken: readonly
   if (taken.some((p) => pointKey(p) === key)) {
     return { ok: false, reason: `config ${formatPoint(point)} was already measured or is queued; a new configuration is required` };
   }
-  return { ok: true, point, rationale: parsed.data.rationale };
+  return { ok: true, point, rationale: parsed.data.rationale, notebook: parsed.data.notebook ?? null };
 }
 
 /**
@@ -195,6 +198,7 @@ export function answerJsonSchema(space: SearchSpace): Record<string, unknown> {
         },
       },
       rationale: { type: 'string', description: 'Why this configuration, in one or two sentences.' },
+      notebook: { type: 'string', description: 'Optional: an observation worth keeping in the run notebook (empty string for none).' },
     },
   };
 }

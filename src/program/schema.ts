@@ -76,6 +76,15 @@ export const programSchema = z.strictObject({
       api_key_env: z.string().regex(/^[A-Z_][A-Z0-9_]*$/, { error: 'allowed: the NAME of an environment variable (A-Z, 0-9, _)' }).default('OPENAI_API_KEY'),
     })
     .optional(),
+  /** Search tuning (optional): experiments without improvement that end a phase, and phase shares. */
+  search: z
+    .strictObject({
+      patience: positiveInt('an integer from 1 to 1000', 1000).optional(),
+      grid_share: z.number({ error: 'allowed: a fraction from 0 to 1' }).min(0, { error: 'allowed: a fraction from 0 to 1' }).max(1, { error: 'allowed: a fraction from 0 to 1' }).optional(),
+      random_share: z.number({ error: 'allowed: a fraction from 0 to 1' }).min(0, { error: 'allowed: a fraction from 0 to 1' }).max(1, { error: 'allowed: a fraction from 0 to 1' }).optional(),
+    })
+    .refine((s) => (s.grid_share ?? 0.35) + (s.random_share ?? 0.25) <= 1, { error: 'allowed: grid_share + random_share at most 1' })
+    .default({}),
   /** Server-level engine options (DESIGN section 5.2 "server-level flags"), passed to the engine. */
   engine_options: z.record(z.string().regex(/^[a-z_][a-z0-9_]*$/, { error: 'allowed: snake_case option names' }), scalar).default({}),
   /** GPU indices to use and measure; all when omitted. */

@@ -215,6 +215,8 @@ export async function runSweep(opts: RunOptions): Promise<RunSummary> {
         budgetExperiments: opts.maxExperiments ?? program.budget.experiments,
         seed,
         modelParams: modelParamsOf(program),
+        patience: program.search.patience,
+        shares: { ...(program.search.grid_share !== undefined ? { grid: program.search.grid_share } : {}), ...(program.search.random_share !== undefined ? { random: program.search.random_share } : {}) },
         log: session!.log,
         bayesianFactory: async (): Promise<Strategy> => {
           const { createBayesianStrategy } = await import('../search/bayesian.js');
@@ -293,6 +295,7 @@ export async function runSweep(opts: RunOptions): Promise<RunSummary> {
           budget: { experimentsDone: done, experimentsTotal: budgetExperiments },
         });
         if (choice.note) await store.addNote(runId, choice.source === 'agent' ? 'agent' : 'agent_fallback', choice.note);
+        if (choice.notebook) await store.addNote(runId, 'agent_notebook', choice.notebook);
         proposal = choice.proposal;
         rationale = choice.proposal.rationale;
       }
@@ -378,7 +381,7 @@ export function steer(file: string, current: ParsedProgram, engine: Engine): { p
     const next = parseProgram(text, file);
     if (next.program.engine !== current.program.engine) throw new InputError(`engine cannot change during a run (${current.program.engine} → ${next.program.engine}); start a new run with --fresh`);
     validateSpace(next.program, engine);
-    const changed = (['space', 'budget', 'safety', 'models', 'objective', 'engine_options'] as const).filter((k) => JSON.stringify(next.program[k]) !== JSON.stringify(current.program[k]));
+    const changed = (['space', 'budget', 'safety', 'models', 'objective', 'engine_options', 'search'] as const).filter((k) => JSON.stringify(next.program[k]) !== JSON.stringify(current.program[k]));
     const prose = next.prose !== current.prose ? ['prose'] : [];
     return { program: next, note: `program.md changed (${[...changed, ...prose].join(', ') || 'formatting'}); applied from the next experiment`, kind: 'program_change' };
   } catch (err) {

@@ -43,6 +43,7 @@ describe('PlannerAgent against a stub OpenAI-compatible server', () => {
       proposal: { point: { model: SMALL, quant: 'fp8', batch: 8, inputLen: 512, outputLen: 128 }, phase: 'grid', rationale: 'fp8 should keep BPB within 2% and halve energy' },
       source: 'agent',
       note: null,
+      notebook: null,
     });
     expect(stub.requests).toHaveLength(1);
     const req = stub.requests[0]!;

@@ -8,7 +8,13 @@ const text = (config: unknown, rationale: unknown = 'why not') => JSON.stringify
 
 describe('validateAnswer', () => {
   it('accepts an in-space, new config', () => {
-    expect(validateAnswer(text(good), SPACE, TAKEN)).toEqual({ ok: true, point: { model: SMALL, quant: 'fp8', batch: 8, inputLen: 512, outputLen: 128 }, rationale: 'why not' });
+    expect(validateAnswer(text(good), SPACE, TAKEN)).toEqual({ ok: true, point: { model: SMALL, quant: 'fp8', batch: 8, inputLen: 512, outputLen: 128 }, rationale: 'why not', notebook: null });
+  });
+
+  it("keeps the agent's optional notebook line, cleaned", () => {
+    const v = validateAnswer(JSON.stringify({ config: good, rationale: 'r', notebook: 'fp8 looks free on this GPU\u0007; try batch 64 next' }), SPACE, TAKEN);
+    expect(v).toMatchObject({ ok: true, notebook: 'fp8 looks free on this GPU; try batch 64 next' });
+    expect(validateAnswer(JSON.stringify({ config: good, rationale: 'r', notebook: '' }), SPACE, TAKEN)).toMatchObject({ ok: true, notebook: null });
   });
 
   it('reads a ```json fenced block and an object inside prose', () => {

@@ -1,0 +1,227 @@
+/**
+ * From the store to the report's document (types.ts): pure apart from reading the store. All figures
+ * come from the analysis functions (analysis.ts); this file only selects, encodes and labels.
+ */
+import { basename } from 'node:path';
+import { DEFAULT_REGION, loadRegions, type GridRegion } from '../carbon/regions.js';
+import { loadHardwareProfiles, type HardwareProfile } from '../carbon/hardware.js';
+import { J_PER_KWH } from '../carbon/sci.js';
+import type { ExperimentRecord, RunRecord, Store } from '../store/index.js';
+import { VERSION } from '../version.js';
+import {
+  familyOf,
+  leaderboard,
+  loadFrontierModels,
+  paretoIds,
+  scalingFits,
+  scoredExperiments,
+  topExperiments,
+  type FrontierModel,
+  type LeaderboardKey,
+} from './analysis.js';
+import {
+  REPORT_DATA_VERSION,
+  type DictName,
+  type ExperimentColumns,
+  type Leaderboard,
+  type ReportData,
+  type ReportDictionaries,
+  type ReportHardware,
+  type ScalingReport,
+} from './types.js';
+
+export interface CollectOptions {
+  /** ISO timestamp printed in the report (default: now). Tests pin it. */
+  generatedAt?: string;
+  /** What the report calls the database (default: the store location's file name). */
+  dbLabel?: string;
+  /** Defaults: data/grid-regions.csv, data/hardware.csv, data/frontier-models.csv. */
+  regions?: readonly GridRegion[];
+  hardwareProfiles?: readonly HardwareProfile[];
+  frontier?: readonly FrontierModel[];
+  /** Rows in the top table (default 5). */
+  topN?: number;
+  /** Inlined libraries, for the licence notice (filled by the HTML builder). */
+  libraries?: ReportData['meta']['libraries'];
+}
+
+/** Rationales are for reading, not archiving (results.db keeps them whole): cut them to keep 10k rows small. */
+export const RATIONALE_MAX_CHARS = 280;
+
+const LEADERBOARDS: { by: LeaderboardKey; title: string }[] = [
+  { by: 'model', title: 'Best SCI per model' },
+  { by: 'quant', title: 'Best SCI per quantization' },
+  { by: 'engine', title: 'Best SCI per engine' },
+  { by: 'batch', title: 'Best SCI per batch size' },
+];
+
+export async function collectReportData(store: Store, opts: CollectOptions = {}): Promise<ReportData> {
+  const [runs, all] = await Promise.all([store.listRuns(), store.listExperiments()]);
+  const scored = scoredExperiments(all);
+  return assembleReportData(runs, all, scored, {
+    ...opts,
+    dbLabel: opts.dbLabel ?? basename(store.location),
+  });
+}
+
+/** The pure part of collectReportData. `scored` ⊆ `all`, ordered by id. */
+export function assembleReportData(
+  runs: readonly RunRecord[],
+  all: readonly ExperimentRecord[],
+  scored: readonly ExperimentRecord[],
+  opts: CollectOptions,
+): ReportData {
+  const regions = opts.regions ?? loadRegions();
+  const profiles = opts.hardwareProfiles ?? loadHardwareProfiles();
+  const frontier = opts.frontier ?? loadFrontierModels();
+
+  const rowOf = new Map<number, number>(scored.map((e, i) => [e.id, i]));
+  const row = (e: ExperimentRecord): number => rowOf.get(e.id)!;
+  const pareto = paretoIds(scored);
+
+  const dicts = new Dictionaries();
+  const exp: ExperimentColumns = {
+    id: [], run: [], model: [], family: [], quant: [], engine: [], phase: [], energySource: [], region: [], hardware: [], rationale: [],
+    params: [], batch: [], inputLen: [], outputLen: [], tokS: [], sciUg: [], sciOpUg: [], sciEmbUg: [], bpb: [],
+    energyJ: [], tokensOut: [], windowS: [], embodiedG: [], intensityGKwh: [], energyCiRel: [], simulated: [], pareto: [], throttled: [],
+  };
+  for (const e of scored) {
+    exp.id.push(e.id);
+    exp.run.push(e.runId);
+    exp.model.push(dicts.index('model', e.model));
+    exp.family.push(dicts.index('family', familyOf(e)));
+    exp.quant.push(dicts.index('quant', e.quant));
+    exp.engine.push(dicts.index('engine', e.engine));
+    exp.phase.push(dicts.index('phase', e.phase));
+    exp.energySource.push(dicts.index('energySource', e.energySource));
+    exp.region.push(dicts.index('region', e.region));
+    exp.hardware.push(dicts.index('hardware', e.hardwareId));
+    exp.rationale.push(dicts.index('rationale', e.rationale === null ? null : truncate(e.rationale, RATIONALE_MAX_CHARS)));
+    exp.params.push(e.params);
+    exp.batch.push(e.batch);
+    exp.inputLen.push(e.inputLen);
+    exp.outputLen.push(e.outputLen);
+    exp.tokS.push(e.tokS);
+    exp.sciUg.push(e.sciUg!);
+    exp.sciOpUg.push(e.sciOpUg);
+    exp.sciEmbUg.push(e.sciEmbUg);
+    exp.bpb.push(e.bpb);
+    exp.energyJ.push(e.energyJ);
+    exp.tokensOut.push(e.tokensOut);
+    exp.windowS.push(e.windowS);
+    exp.embodiedG.push(e.embodiedG);
+    exp.intensityGKwh.push(e.intensityGKwh);
+    exp.energyCiRel.push(e.energyCiRel);
+    exp.simulated.push(e.simulated ? 1 : 0);
+    exp.pareto.push(pareto.has(e.id) ? 1 : 0);
+    exp.throttled.push(e.throttled === true ? 1 : 0);
+  }
+
+  const statusCounts = new Map<string, number>();
+  for (const e of all) statusCounts.set(e.status, (statusCounts.get(e.status) ?? 0) + 1);
+
+  const leaderboards: Leaderboard[] = LEADERBOARDS.map(({ by, title }) => ({
+    by,
+    title,
+    rows: leaderboard(scored, by).map((g) => ({ group: g.group, best: row(g.best), count: g.count, medianSciUg: g.medianSciUg })),
+  }));
+
+  const fits = scalingFits(scored, frontier);
+  const scaling: ScalingReport = {
+    families: fits.map((f) => ({
+      family: f.family,
+      points: f.points.map((p) => ({ model: p.model, params: p.params, sciUg: p.best.sciUg!, row: row(p.best) })),
+      fit: f.fit,
+      message: f.message,
+      extrapolation: f.extrapolation,
+    })),
+    notes: [
+      'Each point is one model\u2019s best (lowest) SCI over every config measured; the line is a least-squares fit of log SCI on log parameters.',
+      'Mixture-of-experts frontier models are extrapolated with their active parameters (what one token passes through), not their total.',
+      'Extrapolated figures are estimates for this hardware and software: they assume the frontier model would run as efficiently as the measured family, which a model that does not fit in memory cannot.',
+    ],
+  };
+
+  const energySources = new Map<string, { experiments: number; simulated: number }>();
+  for (const e of scored) {
+    const key = e.energySource ?? 'unknown';
+    const s = energySources.get(key) ?? { experiments: 0, simulated: 0 };
+    s.experiments++;
+    if (e.simulated) s.simulated++;
+    energySources.set(key, s);
+  }
+
+  return {
+    version: REPORT_DATA_VERSION,
+    meta: {
+      generatedAt: opts.generatedAt ?? new Date().toISOString(),
+      toolVersion: VERSION,
+      db: opts.dbLabel ?? 'results.db',
+      experimentsTotal: all.length,
+      experimentsScored: scored.length,
+      statusCounts: [...statusCounts.entries()].map(([status, count]) => ({ status, count })).sort((a, b) => b.count - a.count),
+      simulatedScored: scored.filter((e) => e.simulated).length,
+      jPerKwh: J_PER_KWH,
+      libraries: opts.libraries ?? [],
+      paretoObjectives: scored.some((e) => e.bpb !== null) ? 'SCI (min) × BPB (min) × tok/s (max)' : 'SCI (min) × tok/s (max); no experiment has a BPB',
+      rationaleMaxChars: RATIONALE_MAX_CHARS,
+    },
+    dict: dicts.values,
+    exp,
+    regions: regions.map((r) => ({ id: r.id, name: r.name, intensityGPerKwh: r.intensityGPerKwh, year: r.year, basis: r.basis, source: r.source })),
+    defaultRegion: DEFAULT_REGION,
+    hardware: hardwareUsed(runs, scored, profiles),
+    runs: runs.map((r) => ({ id: r.id, status: r.status, startedAt: r.startedAt, endedAt: r.endedAt, hardware: r.hardware, host: r.host, gpuNames: r.gpuNames, toolVersion: r.toolVersion })),
+    top: topExperiments(scored, opts.topN ?? 5).map(row),
+    leaderboards,
+    scaling,
+    energySources: [...energySources.entries()].map(([source, s]) => ({ source, ...s })).sort((a, b) => b.experiments - a.experiments),
+  };
+}
+
+function hardwareUsed(runs: readonly RunRecord[], scored: readonly ExperimentRecord[], profiles: readonly HardwareProfile[]): ReportHardware[] {
+  const used = new Map<string, ReportHardware>();
+  const entry = (id: string): ReportHardware | null => {
+    const existing = used.get(id);
+    if (existing) return existing;
+    const p = profiles.find((x) => x.id === id);
+    if (!p) return null;
+    const h: ReportHardware = { id, name: p.name, embodiedKg: p.embodiedKg, lifetimeYears: p.lifetimeYears, tdpW: p.tdpW, source: p.source, matchedBy: [], fallback: false, experiments: 0 };
+    used.set(id, h);
+    return h;
+  };
+  for (const e of scored) {
+    if (e.hardwareId === null) continue;
+    const h = entry(e.hardwareId);
+    if (!h) continue;
+    h.experiments++;
+    if (e.hardwareFallback) h.fallback = true;
+    // provenance.embodied_g = "<id>: <how it matched>; TE … kg over … y, n/m GPUs" (runner/experiment.ts).
+    const how = e.provenance?.embodied_g;
+    if (typeof how === 'string' && !h.matchedBy.includes(how) && h.matchedBy.length < 5) h.matchedBy.push(how);
+  }
+  for (const r of runs) if (r.hardware !== null) entry(r.hardware);
+  return [...used.values()];
+}
+
+class Dictionaries {
+  readonly values: ReportDictionaries = { model: [], family: [], quant: [], engine: [], phase: [], energySource: [], region: [], hardware: [], rationale: [] };
+  private readonly maps = new Map<DictName, Map<string, number>>();
+
+  /** Index of `value` in dict `name` (added if new); -1 for null. */
+  index(name: DictName, value: string | null): number {
+    if (value === null) return -1;
+    let map = this.maps.get(name);
+    if (!map) this.maps.set(name, (map = new Map()));
+    let i = map.get(value);
+    if (i === undefined) {
+      i = this.values[name].push(value) - 1;
+      map.set(value, i);
+    }
+    return i;
+  }
+}
+
+function truncate(text: string, max: number): string {
+  return text.length <= max ? text : `${text.slice(0, max - 1)}…`;
+}
