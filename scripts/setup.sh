@@ -25,4 +25,12 @@ if [ "${CARBONBENCH_SKIP_PYTHON:-0}" != "1" ]; then
     .venv/bin/python -m pip install --quiet --disable-pip-version-check --retries 1 -r scripts/requirements-test.txt
   fi
 fi
+if [ "$with_test" = "1" ] && ! command -v chromium >/dev/null 2>&1; then
+  # The report's browser test drives Debian's chromium through playwright-core (which never downloads one).
+  if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+  else
+    echo "setup.sh: chromium is not installed and cannot be installed here (needs root and apt-get): the report's browser test will be skipped" >&2
+  fi
+fi
 echo "setup done: try ./bin/carbonbench.js doctor"

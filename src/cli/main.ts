@@ -75,6 +75,7 @@ export function buildProgram(): Command {
     .option('--fresh', 'start a new run instead of resuming the last unfinished one')
     .option('--nvidia-smi <path>', 'nvidia-smi executable')
     .option('--gpus <list>', 'GPU indices to use and measure (default: program.md gpus, else all)')
+    .option('--start-timeout-s <s>', 'seconds an engine may take to become ready (default 900)')
     .action(async (flags, cmd: Command) => {
       const { runCommand } = await import('./run.js');
       process.exitCode = await runCommand(flags, globalOptions(cmd));
@@ -128,6 +129,15 @@ export function buildProgram(): Command {
     .action(async (flags, cmd: Command) => {
       const { searchBenchCommand } = await import('./search-bench.js');
       process.exitCode = await searchBenchCommand(flags, globalOptions(cmd));
+    });
+
+  program
+    .command('report')
+    .description('writes a self-contained HTML report (index.html: charts, calculator, methodology; needs no network to view)')
+    .option('--out <dir>', 'output directory', './report')
+    .action(async (flags: { out?: string }, cmd: Command) => {
+      const { reportCommand } = await import('./report.js');
+      process.exitCode = await reportCommand(flags, globalOptions(cmd));
     });
 
   program
