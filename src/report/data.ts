@@ -8,17 +8,9 @@ import { loadHardwareProfiles, type HardwareProfile } from '../carbon/hardware.j
 import { J_PER_KWH } from '../carbon/sci.js';
 import type { ExperimentRecord, RunRecord, Store } from '../store/index.js';
 import { VERSION } from '../version.js';
-import {
-  familyOf,
-  leaderboard,
-  loadFrontierModels,
-  paretoIds,
-  scalingFits,
-  scoredExperiments,
-  topExperiments,
-  type FrontierModel,
-  type LeaderboardKey,
-} from './analysis.js';
+import type { Selection } from '../analysis/query.js';
+import type { ScalingGroup } from '../analysis/scaling.js';
+import { REPORT_SELECTION, analyse, embodiedInputs, familyOfExperiment, loadFrontierModels, selectRows, type FrontierModel } from './analysis.js';
 import {
   REPORT_DATA_VERSION,
   type DictName,
@@ -26,7 +18,9 @@ import {
   type Leaderboard,
   type ReportData,
   type ReportDictionaries,
+  type ReportEmbodied,
   type ReportHardware,
+  type ScalingFamily,
   type ScalingReport,
 } from './types.js';
 
@@ -41,6 +35,8 @@ export interface CollectOptions {
   frontier?: readonly FrontierModel[];
   /** Rows in the top table (default 5). */
   topN?: number;
+  /** Which experiments (default: every scored one, simulated and manual included, all labelled). */
+  selection?: Selection;
   /** Inlined libraries, for the licence notice (filled by the HTML builder). */
   libraries?: ReportData['meta']['libraries'];
 }
@@ -48,48 +44,42 @@ export interface CollectOptions {
 /** Rationales are for reading, not archiving (results.db keeps them whole): cut them to keep 10k rows small. */
 export const RATIONALE_MAX_CHARS = 280;
 
-const LEADERBOARDS: { by: LeaderboardKey; title: string }[] = [
-  { by: 'model', title: 'Best SCI per model' },
-  { by: 'quant', title: 'Best SCI per quantization' },
-  { by: 'engine', title: 'Best SCI per engine' },
-  { by: 'batch', title: 'Best SCI per batch size' },
-];
+const LEADERBOARD_TITLES: Record<Leaderboard['by'], string> = {
+  model: 'Best SCI per model',
+  quant: 'Best SCI per quantization',
+  engine: 'Best SCI per engine',
+  batch: 'Best SCI per batch size',
+};
 
 export async function collectReportData(store: Store, opts: CollectOptions = {}): Promise<ReportData> {
   const [runs, all] = await Promise.all([store.listRuns(), store.listExperiments()]);
-  const scored = scoredExperiments(all);
-  return assembleReportData(runs, all, scored, {
-    ...opts,
-    dbLabel: opts.dbLabel ?? basename(store.location),
-  });
+  return assembleReportData(runs, all, { ...opts, dbLabel: opts.dbLabel ?? basename(store.location) });
 }
 
-/** The pure part of collectReportData. `scored` ⊆ `all`, ordered by id. */
-export function assembleReportData(
-  runs: readonly RunRecord[],
-  all: readonly ExperimentRecord[],
-  scored: readonly ExperimentRecord[],
-  opts: CollectOptions,
-): ReportData {
+/** The pure part of collectReportData: `all` = every experiment row, any status, ordered by id. */
+export function assembleReportData(runs: readonly RunRecord[], all: readonly ExperimentRecord[], opts: CollectOptions): ReportData {
   const regions = opts.regions ?? loadRegions();
   const profiles = opts.hardwareProfiles ?? loadHardwareProfiles();
   const frontier = opts.frontier ?? loadFrontierModels();
+  const scored = selectRows(all, opts.selection ?? REPORT_SELECTION);
+  const analysis = analyse(scored, frontier, opts.topN ?? 5);
 
   const rowOf = new Map<number, number>(scored.map((e, i) => [e.id, i]));
-  const row = (e: ExperimentRecord): number => rowOf.get(e.id)!;
-  const pareto = paretoIds(scored);
+  const row = (id: number): number => rowOf.get(id)!;
+  const embodied: ReportEmbodied[] = [];
+  const embodiedIndex = new Map<string, number>();
 
   const dicts = new Dictionaries();
   const exp: ExperimentColumns = {
     id: [], run: [], model: [], family: [], quant: [], engine: [], phase: [], energySource: [], region: [], hardware: [], rationale: [],
     params: [], batch: [], inputLen: [], outputLen: [], tokS: [], sciUg: [], sciOpUg: [], sciEmbUg: [], bpb: [],
-    energyJ: [], tokensOut: [], windowS: [], embodiedG: [], intensityGKwh: [], energyCiRel: [], simulated: [], pareto: [], throttled: [],
+    energyJ: [], tokensOut: [], windowS: [], embodied: [], intensityGKwh: [], energyCiRel: [], simulated: [], pareto: [], throttled: [],
   };
   for (const e of scored) {
     exp.id.push(e.id);
     exp.run.push(e.runId);
     exp.model.push(dicts.index('model', e.model));
-    exp.family.push(dicts.index('family', familyOf(e)));
+    exp.family.push(dicts.index('family', familyOfExperiment(e)));
     exp.quant.push(dicts.index('quant', e.quant));
     exp.engine.push(dicts.index('engine', e.engine));
     exp.phase.push(dicts.index('phase', e.phase));
@@ -109,37 +99,60 @@ export function assembleReportData(
     exp.energyJ.push(e.energyJ);
     exp.tokensOut.push(e.tokensOut);
     exp.windowS.push(e.windowS);
-    exp.embodiedG.push(e.embodiedG);
+    const inputs = embodiedInputs(e);
+    if (inputs === null) exp.embodied.push(-1);
+    else {
+      const entry: ReportEmbodied = { basis: inputs.basis, embodiedTotalG: inputs.embodiedTotalG, lifetimeS: inputs.lifetimeS, gpusUsed: inputs.gpusUsed, gpusTotal: inputs.gpusTotal, description: inputs.description };
+      const key = JSON.stringify(entry);
+      let i = embodiedIndex.get(key);
+      if (i === undefined) {
+        i = embodied.push(entry) - 1;
+        embodiedIndex.set(key, i);
+      }
+      exp.embodied.push(i);
+    }
     exp.intensityGKwh.push(e.intensityGKwh);
     exp.energyCiRel.push(e.energyCiRel);
     exp.simulated.push(e.simulated ? 1 : 0);
-    exp.pareto.push(pareto.has(e.id) ? 1 : 0);
+    const flag = analysis.pareto.flag(e.id);
+    exp.pareto.push(flag === true ? 1 : flag === false ? 0 : -1);
     exp.throttled.push(e.throttled === true ? 1 : 0);
   }
 
   const statusCounts = new Map<string, number>();
   for (const e of all) statusCounts.set(e.status, (statusCounts.get(e.status) ?? 0) + 1);
 
-  const leaderboards: Leaderboard[] = LEADERBOARDS.map(({ by, title }) => ({
+  const leaderboards: Leaderboard[] = analysis.leaderboards.map(({ by, groups }) => ({
     by,
-    title,
-    rows: leaderboard(scored, by).map((g) => ({ group: g.group, best: row(g.best), count: g.count, medianSciUg: g.medianSciUg })),
+    title: LEADERBOARD_TITLES[by],
+    rows: groups.map((g) => ({ group: g.group, best: row(g.best.id), count: g.count, medianSciUg: g.medianSciUg })),
   }));
 
-  const fits = scalingFits(scored, frontier);
-  const scaling: ScalingReport = {
-    families: fits.map((f) => ({
-      family: f.family,
-      points: f.points.map((p) => ({ model: p.model, params: p.params, sciUg: p.best.sciUg!, row: row(p.best) })),
-      fit: f.fit,
-      message: f.message,
-      extrapolation: f.extrapolation,
+  const family = (g: ScalingGroup): ScalingFamily => ({
+    family: g.family,
+    points: g.points.map((p) => ({ model: p.model, params: p.params, sciUg: p.sciUg, row: row(p.experimentId) })),
+    fit: g.fit === null ? null : { a: g.fit.a, b: g.fit.b, r2: g.fit.r2, bLow: g.fit.bLow, bHigh: g.fit.bHigh, n: g.fit.n },
+    message: g.message,
+    extrapolation: g.extrapolation.map((x) => ({
+      name: x.name,
+      paramsTotal: x.paramsTotal,
+      paramsActive: x.paramsActive,
+      paramsUsed: x.paramsUsed,
+      moe: x.moe,
+      sciUg: x.sciUg,
+      sciLowUg: x.sciLowUg,
+      sciHighUg: x.sciHighUg,
+      extrapolationFactor: x.extrapolationFactor,
+      basis: x.basis,
+      source: x.source,
     })),
-    notes: [
-      'Each point is one model\u2019s best (lowest) SCI over every config measured; the line is a least-squares fit of log SCI on log parameters.',
-      'Mixture-of-experts frontier models are extrapolated with their active parameters (what one token passes through), not their total.',
-      'Extrapolated figures are estimates for this hardware and software: they assume the frontier model would run as efficiently as the measured family, which a model that does not fit in memory cannot.',
-    ],
+  });
+  const s = analysis.scaling;
+  const scaling: ScalingReport = {
+    families: s.families.map(family),
+    pooled: s.families.length > 1 ? family({ ...s.all, family: 'all families' }) : null,
+    skipped: s.skipped,
+    notes: s.notes,
   };
 
   const energySources = new Map<string, { experiments: number; simulated: number }>();
@@ -163,7 +176,7 @@ export function assembleReportData(
       simulatedScored: scored.filter((e) => e.simulated).length,
       jPerKwh: J_PER_KWH,
       libraries: opts.libraries ?? [],
-      paretoObjectives: scored.some((e) => e.bpb !== null) ? 'SCI (min) × BPB (min) × tok/s (max)' : 'SCI (min) × tok/s (max); no experiment has a BPB',
+      paretoObjectives: analysis.paretoObjectives,
       rationaleMaxChars: RATIONALE_MAX_CHARS,
     },
     dict: dicts.values,
@@ -171,8 +184,9 @@ export function assembleReportData(
     regions: regions.map((r) => ({ id: r.id, name: r.name, intensityGPerKwh: r.intensityGPerKwh, year: r.year, basis: r.basis, source: r.source })),
     defaultRegion: DEFAULT_REGION,
     hardware: hardwareUsed(runs, scored, profiles),
+    embodied,
     runs: runs.map((r) => ({ id: r.id, status: r.status, startedAt: r.startedAt, endedAt: r.endedAt, hardware: r.hardware, host: r.host, gpuNames: r.gpuNames, toolVersion: r.toolVersion })),
-    top: topExperiments(scored, opts.topN ?? 5).map(row),
+    top: analysis.top.map((e) => row(e.id)),
     leaderboards,
     scaling,
     energySources: [...energySources.entries()].map(([source, s]) => ({ source, ...s })).sort((a, b) => b.experiments - a.experiments),

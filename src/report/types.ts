@@ -21,6 +21,8 @@ export interface ReportData {
   defaultRegion: string;
   /** Hardware profiles that the scored experiments (or their runs) used. */
   hardware: ReportHardware[];
+  /** Distinct embodied inputs of the calculator (`exp.embodied` points here). */
+  embodied: ReportEmbodied[];
   runs: ReportRun[];
   /** The greenest configs, best first: row indices into `exp`. */
   top: number[];
@@ -94,16 +96,30 @@ export interface ExperimentColumns {
   energyJ: (number | null)[];
   tokensOut: (number | null)[];
   windowS: (number | null)[];
-  /** M: embodied gCO2e attributed to the window (does not depend on the grid). */
-  embodiedG: (number | null)[];
+  /** Index into `embodied`: the calculator's TE, lifetime and GPU share; -1 = cannot be recomputed. */
+  embodied: number[];
   intensityGKwh: (number | null)[];
   energyCiRel: (number | null)[];
   /** 1 = sim or table engine. */
   simulated: (0 | 1)[];
-  /** 1 = on the Pareto front. */
-  pareto: (0 | 1)[];
+  /** 1 = on the Pareto front, 0 = dominated, -1 = not comparable (no BPB or throughput). */
+  pareto: (0 | 1 | -1)[];
   /** 1 = thermal or power slowdown during the window; 0 = not, or unknown. */
   throttled: (0 | 1)[];
+}
+
+/**
+ * The embodied inputs of src/carbon/sci.ts computeSci for an experiment, as src/analysis/calculator.ts
+ * finds them (`carbonbench calc` prints the same under `embodied`).
+ */
+export interface ReportEmbodied {
+  basis: string;
+  /** TE, gCO2e. */
+  embodiedTotalG: number;
+  lifetimeS: number;
+  gpusUsed: number;
+  gpusTotal: number;
+  description: string;
 }
 
 export interface ReportRegion {
@@ -158,6 +174,10 @@ export interface LeaderboardRow {
 
 export interface ScalingReport {
   families: ScalingFamily[];
+  /** The fit over every family together; null with one family (it would repeat that family's). */
+  pooled: ScalingFamily | null;
+  /** Models left out of the fit, with the reason (no parameter count, …). */
+  skipped: { model: string; reason: string }[];
   /** How the frontier table treats mixture-of-experts models, and other caveats. */
   notes: string[];
 }
@@ -175,10 +195,11 @@ export interface ScalingFit {
   /** SCI[µg/token] = a · params^b */
   a: number;
   b: number;
-  r2: number;
-  /** 95% interval on the exponent b; null when it cannot be computed (n = 2 … or a perfect fit). */
-  bLow: number | null;
-  bHigh: number | null;
+  /** null when every SCI is the same. */
+  r2: number | null;
+  /** 95% interval on the exponent b. */
+  bLow: number;
+  bHigh: number;
   n: number;
 }
 
@@ -189,8 +210,12 @@ export interface FrontierEstimate {
   /** Parameters put into the fit: the active ones (what a token actually touches). */
   paramsUsed: number;
   moe: boolean;
-  /** Extrapolated, µgCO2e/token: always an estimate. */
+  /** Extrapolated, µgCO2e/token: always an estimate; with its 95% prediction interval. */
   sciUg: number;
+  sciLowUg: number;
+  sciHighUg: number;
+  /** paramsUsed ÷ the largest fitted model. */
+  extrapolationFactor: number;
   /** `published` or `estimate` (of the parameter count itself). */
   basis: string;
   source: string;

@@ -1,0 +1,129 @@
+/**
+ * The greenest configurations (`carbonbench top`) and the leaderboards by model, quantization, engine
+ * or batch (`carbonbench leaderboard`): best SCI per group with the config that reached it.
+ *
+ * Both start from a Selection (query.ts): finished experiments with an SCI; by default real
+ * measurements only and no `carbonbench measure` one-offs. Simulated rows, when included, keep their
+ * `simulated` flag so that every output can label them. Ties on SCI go to the lower id (the earlier
+ * experiment), in SQL and in memory alike.
+ */
+import { paretoAnalysis, paretoFromDb, type ParetoBasis, type ParetoPoint } from './pareto.js';
+import {
+  anyWithBpb,
+  selectGroupBests,
+  selectTop,
+  selectUpToSci,
+  type GroupKey,
+  type ResultRow,
+  type ResultsReader,
+  type Selection,
+} from './query.js';
+
+export { GROUP_COLUMNS, type GroupKey } from './query.js';
+
+export const GROUP_KEYS: readonly GroupKey[] = ['model', 'quant', 'engine', 'batch'];
+
+/** Fields of a scored experiment that ranking needs: ResultRow and ExperimentRecord both have them. */
+export interface RankedRow extends ParetoPoint {
+  model: string;
+  quant: string | null;
+  engine: string;
+  batch: number | null;
+}
+
+const bySciThenId = (a: { sciUg: number | null; id: number }, b: { sciUg: number | null; id: number }): number =>
+  (a.sciUg ?? Infinity) - (b.sciUg ?? Infinity) || a.id - b.id;
+
+// ---------------------------------------------------------------------------------------------------
+// Pure functions (rows already selected)
+
+export type Flagged<T> = T & { pareto: boolean | null };
+
+/** The n lowest-SCI rows (ties: lower id first), each with its Pareto flag among `rows`. */
+export function topGreenest<T extends RankedRow>(rows: readonly T[], n: number): { rows: Flagged<T>[]; basis: ParetoBasis } {
+  const pareto = paretoAnalysis(rows);
+  const top = [...rows].filter((r) => r.sciUg !== null && Number.isFinite(r.sciUg)).sort(bySciThenId).slice(0, n);
+  return { rows: top.map((r) => ({ ...r, pareto: pareto.flag(r.id) })), basis: pareto.basis };
+}
+
+export interface LeaderboardGroup<T> {
+  /** The group's value: a model id, a quant, an engine, a batch size; null when not set. */
+  key: string | number | null;
+  /** The value as shown: `(none)` for null. */
+  group: string;
+  /** Lowest SCI of the group, with its config. */
+  best: Flagged<T>;
+  /** Experiments in the group. */
+  count: number;
+  /** Median SCI of the group, µgCO2e/token. */
+  medianSciUg: number;
+}
+
+export const groupLabel = (key: string | number | null): string => (key === null ? '(none)' : String(key));
+
+function median(sorted: readonly number[]): number {
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+}
+
+/** Best SCI per group, groups ordered by that best SCI; Pareto flags among all of `rows`. */
+export function leaderboardOf<T extends RankedRow>(rows: readonly T[], by: GroupKey): { groups: LeaderboardGroup<T>[]; basis: ParetoBasis } {
+  const pareto = paretoAnalysis(rows);
+  const groups = new Map<string | number | null, T[]>();
+  for (const row of rows) {
+    if (row.sciUg === null || !Number.isFinite(row.sciUg)) continue;
+    const key = row[by];
+    const list = groups.get(key);
+    if (list) list.push(row);
+    else groups.set(key, [row]);
+  }
+  const out = [...groups.entries()].map(([key, list]) => {
+    const sorted = [...list].sort(bySciThenId);
+    const best = sorted[0]!;
+    return {
+      key,
+      group: groupLabel(key),
+      best: { ...best, pareto: pareto.flag(best.id) },
+      count: list.length,
+      medianSciUg: median(sorted.map((r) => r.sciUg!)),
+    };
+  });
+  return { groups: out.sort((a, b) => bySciThenId(a.best, b.best)), basis: pareto.basis };
+}
+
+// ---------------------------------------------------------------------------------------------------
+// From a results database (the CLI): filtering, ordering and grouping in SQL
+
+/**
+ * `top`: the n greenest selected experiments with their Pareto flags, without reading the other rows:
+ * whatever dominates one of them has an SCI no larger, so it is among the rows with SCI ≤ the n-th's.
+ * Those are the n rows themselves unless the n-th SCI is tied, and only then are the ties read.
+ */
+export async function topFromDb(reader: ResultsReader, sel: Selection, n: number): Promise<{ rows: Flagged<ResultRow>[]; basis: ParetoBasis }> {
+  const rows = await selectTop(reader, sel, n + 1);
+  const top = rows.slice(0, n);
+  const last = top[top.length - 1];
+  const tied = last !== undefined && rows.length > n && rows[n]!.sciUg === last.sciUg;
+  const candidates = tied ? await selectUpToSci(reader, sel, last.sciUg!) : top;
+  const basis: ParetoBasis = (await anyWithBpb(reader, sel)) ? 'sci_bpb_tok_s' : 'sci_tok_s';
+  const pareto = paretoAnalysis(candidates, { basis });
+  return { rows: top.map((r) => ({ ...r, pareto: pareto.flag(r.id) })), basis };
+}
+
+/** `leaderboard --by`: best per group and the group statistics from SQL; flags from the whole front. */
+export async function leaderboardFromDb(
+  reader: ResultsReader,
+  sel: Selection,
+  by: GroupKey,
+): Promise<{ groups: LeaderboardGroup<ResultRow>[]; basis: ParetoBasis }> {
+  const groups = await selectGroupBests(reader, sel, by, { medians: true });
+  const pareto = await paretoFromDb(reader, sel);
+  const out = groups.map((g) => ({
+    key: g.key,
+    group: groupLabel(g.key),
+    best: { ...g.best, pareto: pareto.flag(g.best.id) },
+    count: g.count,
+    medianSciUg: g.medianSciUg,
+  }));
+  return { groups: out.sort((a, b) => bySciThenId(a.best, b.best)), basis: pareto.basis };
+}

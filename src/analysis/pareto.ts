@@ -1,0 +1,235 @@
+/**
+ * The Pareto front of finished experiments over SCI (min) × BPB (min) × tok/s (max) (DESIGN section 3,
+ * `carbonbench pareto`; the `Pareto` flag of `top`; the report's top-5 and 3D view).
+ *
+ * Missing values:
+ * - An experiment without an SCI or a throughput is never on the front and is not compared (flag null).
+ * - BPB: when at least one compared experiment has a BPB, the front is over all three objectives and
+ *   an experiment *without* BPB gets flag null ("not comparable"): its quality is unknown, so it can
+ *   neither be called optimal nor dominated, and it dominates nobody. When no experiment has a BPB (an
+ *   engine without BPB support, or BPB failed everywhere), the front is over SCI × tok/s alone instead
+ *   of being empty. This is the rule of the agent's front (src/agent/pareto.ts), so the agent's prompt
+ *   and the reports agree.
+ *
+ * Dominance is the agent's: `a` dominates `b` when it is no worse on every objective and strictly
+ * better on one; experiments equal on every objective are all kept. The algorithm generalizes that
+ * module's O(n²) paretoFront to O(n log n + n·f) (f = front size): sorted lexicographically on the
+ * oriented objectives, every dominator of a point comes before it, and by transitivity some point
+ * already on the front dominates it; so each point is checked against the front found so far only.
+ * A linear pass first drops what each BPB group's corners dominate (paretoAnalysisColumns).
+ */
+import type { ParetoObjective } from '../agent/pareto.js';
+import { selectFrontColumns, type ResultsReader, type Selection } from './query.js';
+
+export type { ParetoObjective } from '../agent/pareto.js';
+
+/** `a` dominates `b`; both oriented so that smaller is better, same length, finite. */
+function dominates(a: readonly number[], b: readonly number[]): boolean {
+  let strictlyBetter = false;
+  for (let i = 0; i < a.length; i++) {
+    const x = a[i]!;
+    const y = b[i]!;
+    if (x > y) return false;
+    if (x < y) strictlyBetter = true;
+  }
+  return strictlyBetter;
+}
+
+function lexicographic(a: readonly number[], b: readonly number[]): number {
+  for (let i = 0; i < a.length; i++) {
+    const d = a[i]! - b[i]!;
+    if (d !== 0) return d;
+  }
+  return 0;
+}
+
+/**
+ * The non-dominated items, in input order: the same answer as src/agent/pareto.ts's paretoFront
+ * (items missing any objective's value are left out; items equal on every objective are all kept),
+ * computed by a sorted sweep.
+ */
+export function paretoFrontSorted<T>(items: readonly T[], objectives: readonly ParetoObjective<T>[]): T[] {
+  if (objectives.length === 0) return [...items];
+  const scored: { index: number; item: T; v: number[] }[] = [];
+  items.forEach((item, index) => {
+    const v: number[] = [];
+    for (const o of objectives) {
+      const raw = o.value(item);
+      if (raw === null || !Number.isFinite(raw)) return;
+      v.push(o.direction === 'min' ? raw : -raw);
+    }
+    scored.push({ index, item, v });
+  });
+  scored.sort((a, b) => lexicographic(a.v, b.v) || a.index - b.index);
+  const front: typeof scored = [];
+  for (const s of scored) {
+    if (!front.some((f) => dominates(f.v, s.v))) front.push(s);
+  }
+  return front.sort((a, b) => a.index - b.index).map((s) => s.item);
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Experiments
+
+/** What the front needs of an experiment: ResultRow, ExperimentRecord and FrontMetrics all fit. */
+export interface ParetoPoint {
+  id: number;
+  sciUg: number | null;
+  bpb: number | null;
+  tokS: number | null;
+}
+
+/** The objectives used: all three, or SCI × tok/s when no experiment has a BPB. */
+export type ParetoBasis = 'sci_bpb_tok_s' | 'sci_tok_s';
+
+export const PARETO_OBJECTIVES_TEXT: Record<ParetoBasis, string> = {
+  sci_bpb_tok_s: 'SCI min × BPB min × tok/s max',
+  sci_tok_s: 'SCI min × tok/s max (no experiment has a BPB)',
+};
+
+export interface ParetoResult {
+  basis: ParetoBasis;
+  /** Ids on the front, by SCI ascending (then id). */
+  frontIds: number[];
+  /**
+   * The flag of an experiment: true = on the front, false = dominated, null = not comparable (no SCI
+   * or throughput; or no BPB while the front uses BPB) or not among the points analysed.
+   */
+  flag(id: number): boolean | null;
+  /** Points analysed. */
+  selected: number;
+  /** Points compared (the others have flag null). */
+  compared: number;
+}
+
+const finite = (x: number | null | undefined): x is number => x !== null && x !== undefined && Number.isFinite(x);
+
+/** The basis the rule above gives for these points. */
+export function paretoBasisOf(points: readonly ParetoPoint[]): ParetoBasis {
+  return points.some((p) => finite(p.sciUg) && finite(p.tokS) && finite(p.bpb)) ? 'sci_bpb_tok_s' : 'sci_tok_s';
+}
+
+/**
+ * Flags every point. `basis` may be imposed when `points` is a subset whose basis was decided on the
+ * whole selection (`top` looks only at the rows with SCI ≤ its last row's: every possible dominator of
+ * those rows is among them, since a dominator's SCI is no larger).
+ */
+export function paretoAnalysis(points: readonly ParetoPoint[], opts: { basis?: ParetoBasis } = {}): ParetoResult {
+  const n = points.length;
+  const columns: ParetoColumns = { id: new Float64Array(n), sciUg: new Float64Array(n), bpb: new Float64Array(n), tokS: new Float64Array(n) };
+  points.forEach((p, i) => {
+    columns.id[i] = p.id;
+    columns.sciUg[i] = p.sciUg ?? NaN;
+    columns.bpb[i] = p.bpb ?? NaN;
+    columns.tokS[i] = p.tokS ?? NaN;
+  });
+  return paretoAnalysisColumns(columns, opts);
+}
+
+/** The same points column-wise, NaN for a missing value: what paretoFromDb reads, no object per row. */
+export interface ParetoColumns {
+  id: Float64Array;
+  sciUg: Float64Array;
+  bpb: Float64Array;
+  tokS: Float64Array;
+}
+
+/**
+ * paretoAnalysis on columns. Before the exact sweep, one linear pass drops the points that their own
+ * BPB group's two corners dominate (the group's lowest-SCI point, ties to the higher tok/s, and its
+ * highest-tok/s point, ties to the lower SCI): a dropped point is dominated, so it is off the front,
+ * and whatever it dominated is dominated by its dominator too, so the front is unchanged. With real
+ * data (the greenest config of a model and quant is usually also among its fastest) that leaves a few
+ * hundred of 100,000 points for the sweep.
+ */
+export function paretoAnalysisColumns(c: ParetoColumns, opts: { basis?: ParetoBasis } = {}): ParetoResult {
+  const n = c.id.length;
+  let anyBpb = false;
+  const comparable = new Uint8Array(n);
+  for (let i = 0; i < n; i++) {
+    if (Number.isFinite(c.sciUg[i]!) && Number.isFinite(c.tokS[i]!)) {
+      comparable[i] = 1;
+      if (Number.isFinite(c.bpb[i]!)) anyBpb = true;
+    }
+  }
+  const basis: ParetoBasis = opts.basis ?? (anyBpb ? 'sci_bpb_tok_s' : 'sci_tok_s');
+  const useBpb = basis === 'sci_bpb_tok_s';
+  if (useBpb) for (let i = 0; i < n; i++) if (comparable[i] === 1 && !Number.isFinite(c.bpb[i]!)) comparable[i] = 0;
+
+  // Group by BPB value (one group without BPB); corners per group.
+  const groupOf = new Int32Array(n).fill(-1);
+  const groups = new Map<number, number>();
+  const minSciAt: number[] = [];
+  const maxTokAt: number[] = [];
+  for (let i = 0; i < n; i++) {
+    if (comparable[i] === 0) continue;
+    const key = useBpb ? c.bpb[i]! : 0;
+    let g = groups.get(key);
+    if (g === undefined) {
+      g = minSciAt.length;
+      groups.set(key, g);
+      minSciAt.push(i);
+      maxTokAt.push(i);
+    }
+    groupOf[i] = g;
+    const a = minSciAt[g]!;
+    if (c.sciUg[i]! < c.sciUg[a]! || (c.sciUg[i] === c.sciUg[a] && c.tokS[i]! > c.tokS[a]!)) minSciAt[g] = i;
+    const b = maxTokAt[g]!;
+    if (c.tokS[i]! > c.tokS[b]! || (c.tokS[i] === c.tokS[b] && c.sciUg[i]! < c.sciUg[b]!)) maxTokAt[g] = i;
+  }
+  // Same BPB: q dominates p when sci_q ≤ sci_p and tok_q ≥ tok_p, one of them strictly.
+  const dominatedBy = (q: number, p: number): boolean =>
+    c.sciUg[q]! <= c.sciUg[p]! && c.tokS[q]! >= c.tokS[p]! && (c.sciUg[q]! < c.sciUg[p]! || c.tokS[q]! > c.tokS[p]!);
+  const candidates: ParetoPoint[] = [];
+  for (let i = 0; i < n; i++) {
+    const g = groupOf[i]!;
+    if (g < 0 || dominatedBy(minSciAt[g]!, i) || dominatedBy(maxTokAt[g]!, i)) continue;
+    candidates.push({ id: c.id[i]!, sciUg: c.sciUg[i]!, bpb: useBpb ? c.bpb[i]! : null, tokS: c.tokS[i]! });
+  }
+
+  const objectives: ParetoObjective<ParetoPoint>[] = [
+    { value: (p) => p.sciUg, direction: 'min' },
+    ...(useBpb ? [{ value: (p: ParetoPoint) => p.bpb, direction: 'min' as const }] : []),
+    { value: (p) => p.tokS, direction: 'max' },
+  ];
+  const front = paretoFrontSorted(candidates, objectives);
+  const onFront = new Set(front.map((p) => p.id));
+  // Flags without a Map of every id (a Map of 100,000 entries costs more than the whole front): the
+  // compared ids sorted in a typed array, looked up by binary search.
+  let compared = 0;
+  for (let i = 0; i < n; i++) compared += comparable[i]!;
+  const comparedIds = new Float64Array(compared);
+  for (let i = 0, j = 0; i < n; i++) if (comparable[i] === 1) comparedIds[j++] = c.id[i]!;
+  // Rows come back from a table scan in id order: sort only when they did not.
+  let sorted = true;
+  for (let i = 1; i < comparedIds.length && sorted; i++) sorted = comparedIds[i - 1]! <= comparedIds[i]!;
+  if (!sorted) comparedIds.sort();
+  const isCompared = (id: number): boolean => {
+    let lo = 0;
+    let hi = comparedIds.length - 1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >>> 1;
+      const v = comparedIds[mid]!;
+      if (v === id) return true;
+      if (v < id) lo = mid + 1;
+      else hi = mid - 1;
+    }
+    return false;
+  };
+  const frontIds = front.sort((a, b) => a.sciUg! - b.sciUg! || a.id - b.id).map((p) => p.id);
+  return {
+    basis,
+    frontIds,
+    flag: (id) => (onFront.has(id) ? true : isCompared(id) ? false : null),
+    selected: n,
+    compared,
+  };
+}
+
+// ---------------------------------------------------------------------------------------------------
+// From a results database
+
+/** The front of the selected experiments; reads four columns of each, nothing else. */
+export async function paretoFromDb(reader: ResultsReader, sel: Selection = {}): Promise<ParetoResult> {
+  return paretoAnalysisColumns(await selectFrontColumns(reader, sel));
+}
