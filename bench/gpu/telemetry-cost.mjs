@@ -11,7 +11,8 @@
 //     over a batch of synchronous calls — CPU ≈ wall means the driver spins (only fewer reads save
 //     CPU), CPU ≪ wall means it waits (a worker thread saves both the event loop and the CPU);
 //  2. the 10 Hz poller with background reads on the event loop (as before the fix) and on a worker
-//     thread (the fix): process CPU, event-loop delay p99/max, read latency, readings in time order;
+//     thread (the fix): process CPU (less the event-loop monitor's own), event-loop delay p99/max, read
+//     latency, readings in time order;
 //  3. the 1 Hz nvidia-smi sampler: CPU of this process and of the nvidia-smi child (/proc);
 //  4. sampler + poller (the fix) together: the figure the target is about.
 // Writes telemetry-cost.json to --out (default $OUT, else bench/gpu/out) and prints a summary.
@@ -59,22 +60,27 @@ function childCpuS(pid) {
   }
 }
 
-async function measure(s, during) {
-  const loop = monitorEventLoopDelay({ resolution: 1 });
-  loop.enable();
+/**
+ * CPU of this process over `during(s)`; with `loopDelay` also the event-loop delay — whose 1 ms timer
+ * costs CPU itself (about 1-2% of a core): CPU figures of such runs have an idle run's with the
+ * monitor subtracted (`monitorBaseline`).
+ */
+async function measure(s, during, { loopDelay = false, monitorBaseline = 0 } = {}) {
+  const loop = loopDelay ? monitorEventLoopDelay({ resolution: 1 }) : null;
+  loop?.enable();
   const c0 = process.cpuUsage();
   const t0 = performance.now();
   await during(s);
   const wallS = (performance.now() - t0) / 1000;
   const c = process.cpuUsage(c0);
-  loop.disable();
+  loop?.disable();
   return {
     wall_s: round(wallS, 2),
-    cpu_core_fraction: round((c.user + c.system) / 1e6 / wallS, 5),
+    cpu_core_fraction: round((c.user + c.system) / 1e6 / wallS - monitorBaseline, 5),
     user_core_fraction: round(c.user / 1e6 / wallS, 5),
     system_core_fraction: round(c.system / 1e6 / wallS, 5),
-    event_loop_delay_ms_p99: round(loop.percentile(99) / 1e6, 2),
-    event_loop_delay_ms_max: round(loop.max / 1e6, 2),
+    event_loop_delay_ms_p99: loop ? round(loop.percentile(99) / 1e6, 2) : null,
+    event_loop_delay_ms_max: loop ? round(loop.max / 1e6, 2) : null,
   };
 }
 
@@ -154,7 +160,7 @@ async function pollerRun(asyncReads) {
   const p = new NvmlEnergyPoller(view, { gpuIndices: [gpu] });
   p.start();
   await sleep(1000);
-  const m = await measure(seconds, (s) => sleep(s * 1000));
+  const m = await measure(seconds, (s) => sleep(s * 1000), { loopDelay: true, monitorBaseline: idleMonitored.cpu_core_fraction });
   p.stop();
   await sleep(200);
   const r = p.readings(gpu);
@@ -202,7 +208,9 @@ async function phase(label) {
   return { per_call, poller_sync, poller_async, sampler, together };
 }
 
-const idleLoop = await measure(3, (s) => sleep(s * 1000));
+await sleep(1000);
+const idleLoop = await measure(5, (s) => sleep(s * 1000));
+const idleMonitored = await measure(5, (s) => sleep(s * 1000), { loopDelay: true });
 const result = {
   date: new Date().toISOString(),
   gpu: nvml.deviceName(gpu),
@@ -211,6 +219,7 @@ const result = {
   nvidia_smi: smiExecutable,
   seconds_per_run: seconds,
   idle_process: idleLoop,
+  idle_process_with_loop_monitor: idleMonitored,
   idle_gpu: await phase('idle GPU'),
 };
 if (withLoad) {

@@ -9,15 +9,17 @@
 // stream, then yields to the event loop (setImmediate) so new requests join; with --step-ms the steps
 // are paced (a step every that many ms), without it the stub streams as fast as it can.
 // Backpressure is honoured: a stream whose socket still holds unsent bytes gets no new chunk until
-// the socket drains (otherwise chunks would pile up in this process and their "send times" would be
-// the times they were queued, not sent).
+// that write completes (otherwise chunks would pile up in this process and their "send times" would
+// be the times they were queued, not sent). The HTTP chunked framing is written straight to the socket:
+// ServerResponse.write corks the socket until the next tick, which would send every chunk of a step
+// together after the step, later than stamped.
 //
 // Send times: for every token chunk, the time the bytes were handed to the kernel (epoch seconds from
 // performance.timeOrigin + performance.now(): sub-microsecond resolution, and the same time base as
-// the client's clock in bench/client.mjs). A chunk written to a socket with an empty buffer is sent at
-// once; one that had to wait is stamped when the socket drains. GET /sendlog answers and clears the
-// log: { "<first 8 prompt token ids>": [send times of the token chunks] } of the requests finished
-// since the last call.
+// the client's clock in bench/client.mjs). A chunk written to a socket with an empty buffer is sent
+// during the write call; one that had to wait is stamped when its write completes. GET /sendlog
+// answers and clears the log: { "<first 8 prompt token ids>": [send times of the token chunks] } of
+// the requests finished since the last call; GET /cpu: this process's CPU and step counters.
 //
 // Usage: node bench/lib/stream-stub.mjs [--port N] [--step-ms MS]
 // Prints {"port": N} on stdout once it listens; stops on SIGTERM/SIGINT.
@@ -48,17 +50,31 @@ let sendLog = {};
 const active = new Set();
 let scheduled = false;
 let counter = 0;
+/** Counters for /cpu: decode steps, chunks written, chunks that had to wait for the socket. */
+const counts = { steps: 0, chunks: 0, queued: 0 };
 const created = Math.floor(Date.now() / 1000);
+
+// Paced steps run on a fixed grid (t0 + k × stepMs), so timer rounding does not slow the average rate.
+let gridStartMs = null;
+let nextStep = 0;
 
 function schedule() {
   if (scheduled) return;
   scheduled = true;
-  if (stepMs > 0) setTimeout(step, stepMs);
-  else setImmediate(step);
+  if (!(stepMs > 0)) return void setImmediate(step);
+  const nowMs = performance.now();
+  if (gridStartMs === null || nowMs - (gridStartMs + nextStep * stepMs) > 50 * stepMs) {
+    // First step, or idle for a while: start a new grid.
+    gridStartMs = nowMs;
+    nextStep = 0;
+  }
+  const dueMs = gridStartMs + ++nextStep * stepMs;
+  setTimeout(step, Math.max(0, dueMs - nowMs));
 }
 
 function step() {
   scheduled = false;
+  counts.steps++;
   let ready = 0;
   for (const s of active) {
     if (s.blocked) continue;
@@ -96,7 +112,9 @@ function writeNext(s) {
     if (s.done) sendLog[s.key] = Array.from(s.sends);
     else schedule();
   });
+  counts.chunks++;
   if (socket.writableLength > 0) {
+    counts.queued++;
     queued = true;
     s.blocked = true;
   } else {
@@ -138,7 +156,7 @@ const server = http.createServer(async (req, res) => {
     sendLog = {};
     return sendJson(res, 200, log);
   }
-  if (req.method === 'GET' && url === '/cpu') return sendJson(res, 200, { cpu: process.cpuUsage(), t: nowS() });
+  if (req.method === 'GET' && url === '/cpu') return sendJson(res, 200, { cpu: process.cpuUsage(), t: nowS(), ...counts });
   if (req.method !== 'POST') return sendJson(res, 404, { detail: 'Not Found' });
   let body;
   try {
@@ -157,8 +175,6 @@ const server = http.createServer(async (req, res) => {
   if (!Array.isArray(prompt) || !Number.isInteger(maxTokens) || maxTokens < 1 || body.stream !== true) {
     return sendJson(res, 400, { message: 'this stub answers streaming token-id prompts with max_tokens only' });
   }
-  // Chunked framing is written by hand on the socket: ServerResponse.write corks the socket until the
-  // next tick, so every chunk of a step would leave together after the step, later than stamped.
   res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', 'transfer-encoding': 'chunked' });
   res.flushHeaders();
   res.socket.setNoDelay(true);

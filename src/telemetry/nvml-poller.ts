@@ -1,8 +1,10 @@
 /**
  * Polls NVML's total-energy counter (DESIGN.md §5: at the window edges and at >= 10 Hz) and turns counter
- * readings into the energy of a window. The edges are read on demand with `read()`; the background
- * readings are there to detect counter resets inside a window and to give a fallback when an edge
- * reading is missing.
+ * readings into the energy of a window. The edges are read on demand with `read()`, synchronously, so
+ * that an edge reading is taken exactly when asked; the background readings are there to detect counter
+ * resets inside a window, to give a fallback when an edge reading is missing and to split a window into
+ * segments (the J/token confidence interval), and run on a worker thread where the Nvml implementation
+ * offers it (a real read takes milliseconds of driver time: see readInBackground).
  */
 import { performance } from 'node:perf_hooks';
 import { EnergyWindowError, InputError, TelemetryError, describeValue } from '../errors.js';
@@ -65,6 +67,10 @@ export class NvmlEnergyPoller {
   private latencyCount = 0;
   private latencySumMs = 0;
   private latencyMaxMs = 0;
+  /** GPUs with a background read in flight (the token tells a stale completion from a newer read). */
+  private readonly pending = new Map<number, object>();
+  /** Bumped by stop(): background reads submitted before it are dropped when they return. */
+  private generation = 0;
 
   constructor(
     private readonly nvml: Nvml,
@@ -112,6 +118,10 @@ export class NvmlEnergyPoller {
     };
     const onTick = (): void => {
       for (const gpuIndex of this.gpuIndices) {
+        if (this.nvml.totalEnergyMjAsync) {
+          this.readInBackground(gpuIndex);
+          continue;
+        }
         try {
           this.read(gpuIndex);
         } catch (error) {
@@ -128,6 +138,8 @@ export class NvmlEnergyPoller {
   stop(): void {
     if (this.timer !== null) clearTimeout(this.timer);
     this.timer = null;
+    // Background reads still running are dropped when they return.
+    this.generation += 1;
   }
 
   get running(): boolean {
@@ -146,10 +158,52 @@ export class NvmlEnergyPoller {
     const tS = Date.now() / 1000;
     const beforeMs = performance.now();
     const energyMj = this.nvml.totalEnergyMj(gpuIndex);
-    const latencyMs = performance.now() - beforeMs;
+    this.recordLatency(performance.now() - beforeMs);
+    return this.record(series, gpuIndex, tS, energyMj);
+  }
+
+  /**
+   * A background reading on a worker thread (Nvml.totalEnergyMjAsync): on a real H100 a read takes ~4 ms
+   * (up to 100 ms) of driver time, which would otherwise stall the event loop — and with it the load
+   * generator's token timestamps and the nvidia-smi reader — ten times a second. At most one read per GPU
+   * is in flight; a tick that finds the previous one still running is skipped.
+   *
+   * The reading is kept only if no other reading of this GPU was recorded while it ran: an edge read()
+   * meanwhile is exact and may be newer, and keeping both would leave the series out of time order (a
+   * false counter reset). Its tS is the midpoint of submission and completion, so it lies between the
+   * readings before and after it; the read happened within half the call's span of it.
+   */
+  private readInBackground(gpuIndex: number): void {
+    if (this.pending.has(gpuIndex)) return;
+    const series = this.series.get(gpuIndex)!;
+    const generation = this.generation;
+    const lengthAtSubmit = series.length;
+    const submitMs = Date.now();
+    const beforeMs = performance.now();
+    const token = {};
+    this.pending.set(gpuIndex, token);
+    this.nvml
+      .totalEnergyMjAsync!(gpuIndex)
+      .then((energyMj) => {
+        this.recordLatency(performance.now() - beforeMs);
+        if (generation !== this.generation || series.length !== lengthAtSubmit) return;
+        this.record(series, gpuIndex, (submitMs + Date.now()) / 2000, energyMj);
+      })
+      .catch((error: unknown) => {
+        if (generation === this.generation) this.recordError(gpuIndex, error);
+      })
+      .finally(() => {
+        if (this.pending.get(gpuIndex) === token) this.pending.delete(gpuIndex);
+      });
+  }
+
+  private recordLatency(latencyMs: number): void {
     this.latencyCount += 1;
     this.latencySumMs += latencyMs;
     this.latencyMaxMs = Math.max(this.latencyMaxMs, latencyMs);
+  }
+
+  private record(series: EnergyCounterReading[], gpuIndex: number, tS: number, energyMj: bigint | null): EnergyCounterReading {
     if (energyMj === null) {
       throw new TelemetryError(
         `GPU ${gpuIndex} has no NVML total-energy counter (NVML_ERROR_NOT_SUPPORTED): use nvidia-smi power instead`,
@@ -178,7 +232,11 @@ export class NvmlEnergyPoller {
     return { count: this.errorCount, recent: this.errorList };
   }
 
-  /** Wall time of each FFI call to nvmlDeviceGetTotalEnergyConsumption, over all reads so far. */
+  /**
+   * Wall time of each FFI call to nvmlDeviceGetTotalEnergyConsumption, over all reads so far: for
+   * read(), the call itself; for background reads, from submission until the result is back on the
+   * event loop.
+   */
   readLatencyMs(): ReadLatencyStats {
     if (this.latencyCount === 0) return { count: 0, meanMs: null, maxMs: null };
     return { count: this.latencyCount, meanMs: this.latencySumMs / this.latencyCount, maxMs: this.latencyMaxMs };

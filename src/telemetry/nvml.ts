@@ -101,8 +101,13 @@ interface NvmlBindings {
   deviceGetCount: (count: [number]) => number;
   deviceGetHandleByIndex: (index: number, handle: [DeviceHandle]) => number;
   deviceGetName: (handle: DeviceHandle, name: Buffer, length: number) => number;
-  /** unsigned long long: koffi gives a number when it is a safe integer, else a bigint. */
-  deviceGetTotalEnergyConsumption: (handle: DeviceHandle, energyMj: [number | bigint]) => number;
+  /**
+   * unsigned long long: koffi gives a number when it is a safe integer, else a bigint. `.async` runs the
+   * call on a worker thread of koffi's pool and calls back on the event loop (NVML is thread-safe).
+   */
+  deviceGetTotalEnergyConsumption: ((handle: DeviceHandle, energyMj: [number | bigint]) => number) & {
+    async: (handle: DeviceHandle, energyMj: [number | bigint], callback: (error: unknown, code: number) => void) => void;
+  };
   deviceGetPowerUsage: (handle: DeviceHandle, powerMw: [number]) => number;
   deviceGetTemperature: (handle: DeviceHandle, sensor: number, tempC: [number]) => number;
 }
@@ -160,6 +165,9 @@ class FfiNvml implements Nvml {
   readonly unavailableReason = null;
   private readonly handles = new Map<number, DeviceHandle>();
   private closed = false;
+  /** Asynchronous calls still running on a worker thread; nvmlShutdown waits for them. */
+  private asyncCalls = 0;
+  private shutdownPending = false;
 
   constructor(
     private readonly ffi: NvmlBindings,
@@ -192,6 +200,30 @@ class FfiNvml implements Nvml {
     return this.check(code, `nvmlDeviceGetTotalEnergyConsumption(gpu ${gpuIndex})`) === 'ok' ? BigInt(out[0]) : null;
   }
 
+  totalEnergyMjAsync(gpuIndex: number): Promise<bigint | null> {
+    let handle: DeviceHandle;
+    try {
+      handle = this.handle(gpuIndex);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return new Promise((resolve, reject) => {
+      const out: [number | bigint] = [0];
+      this.asyncCalls += 1;
+      this.ffi.deviceGetTotalEnergyConsumption.async(handle, out, (error, code) => {
+        this.asyncCalls -= 1;
+        try {
+          if (error) throw new TelemetryError(`nvmlDeviceGetTotalEnergyConsumption(gpu ${gpuIndex}) failed on a worker thread: ${errorMessage(error)}`, { cause: error });
+          resolve(this.check(code, `nvmlDeviceGetTotalEnergyConsumption(gpu ${gpuIndex})`) === 'ok' ? BigInt(out[0]) : null);
+        } catch (thrown) {
+          reject(thrown);
+        } finally {
+          if (this.shutdownPending && this.asyncCalls === 0) this.finishShutdown();
+        }
+      });
+    });
+  }
+
   powerW(gpuIndex: number): number | null {
     const handle = this.handle(gpuIndex);
     const out: [number] = [0];
@@ -210,9 +242,21 @@ class FfiNvml implements Nvml {
     if (this.closed) return;
     this.closed = true;
     this.handles.clear();
+    // A call still running on a worker thread gets to finish first: nvmlShutdown under it would pull the
+    // device handle away mid-call. The last one to return shuts NVML down.
+    if (this.asyncCalls > 0) {
+      this.shutdownPending = true;
+      return;
+    }
     // The library stays mapped (koffi unloads it when the last function object is collected): unloading
     // explicitly would turn any late call from a stray timer into a crash instead of an error.
     this.check(this.ffi.shutdown(), 'nvmlShutdown');
+  }
+
+  private finishShutdown(): void {
+    this.shutdownPending = false;
+    // Nobody is left to throw to: a failing nvmlShutdown after the process stopped polling is moot.
+    this.ffi.shutdown();
   }
 
   private check(code: number, call: string): 'ok' | 'missing' {

@@ -43,7 +43,8 @@ export interface NvmlSnapshot {
 
 /**
  * NVML through FFI, or its null object when libnvidia-ml is missing (STYLE.md).
- * Every method is synchronous: NVML calls take microseconds.
+ * Methods are synchronous (against the fake library a call takes microseconds, but a real H100 energy
+ * read took ~4 ms), except totalEnergyMjAsync.
  */
 export interface Nvml {
   readonly available: boolean;
@@ -54,6 +55,12 @@ export interface Nvml {
   deviceName(gpuIndex: number): string | null;
   /** null when the device has no energy counter (pre-Volta, some boards): NOT_SUPPORTED. */
   totalEnergyMj(gpuIndex: number): bigint | null;
+  /**
+   * The same reading taken on a worker thread, so that a slow driver call does not block the event loop
+   * (on an H100 one read took ~4 ms: bench/gpu/README.md). Optional: without it callers read
+   * synchronously.
+   */
+  totalEnergyMjAsync?(gpuIndex: number): Promise<bigint | null>;
   powerW(gpuIndex: number): number | null;
   tempC(gpuIndex: number): number | null;
   shutdown(): void;
