@@ -43,7 +43,7 @@ export type Flagged<T> = T & { pareto: boolean | null };
 export function topGreenest<T extends RankedRow>(rows: readonly T[], n: number): { rows: Flagged<T>[]; basis: ParetoBasis } {
   const pareto = paretoAnalysis(rows);
   const top = [...rows].filter((r) => r.sciUg !== null && Number.isFinite(r.sciUg)).sort(bySciThenId).slice(0, n);
-  return { rows: top.map((r) => ({ ...r, pareto: pareto.flag(r.id) })), basis: pareto.basis };
+  return { rows: top.map((r) => ({ ...r, pareto: pareto.flagOf(r) })), basis: pareto.basis };
 }
 
 export interface LeaderboardGroup<T> {
@@ -83,7 +83,7 @@ export function leaderboardOf<T extends RankedRow>(rows: readonly T[], by: Group
     return {
       key,
       group: groupLabel(key),
-      best: { ...best, pareto: pareto.flag(best.id) },
+      best: { ...best, pareto: pareto.flagOf(best) },
       count: list.length,
       medianSciUg: median(sorted.map((r) => r.sciUg!)),
     };
@@ -107,7 +107,7 @@ export async function topFromDb(reader: ResultsReader, sel: Selection, n: number
   const candidates = tied ? await selectUpToSci(reader, sel, last.sciUg!) : top;
   const basis: ParetoBasis = (await anyWithBpb(reader, sel)) ? 'sci_bpb_tok_s' : 'sci_tok_s';
   const pareto = paretoAnalysis(candidates, { basis });
-  return { rows: top.map((r) => ({ ...r, pareto: pareto.flag(r.id) })), basis };
+  return { rows: top.map((r) => ({ ...r, pareto: pareto.flagOf(r) })), basis };
 }
 
 /** `leaderboard --by`: best per group and the group statistics from SQL; flags from the whole front. */
@@ -121,7 +121,7 @@ export async function leaderboardFromDb(
   const out = groups.map((g) => ({
     key: g.key,
     group: groupLabel(g.key),
-    best: { ...g.best, pareto: pareto.flag(g.best.id) },
+    best: { ...g.best, pareto: pareto.flagOf(g.best) },
     count: g.count,
     medianSciUg: g.medianSciUg,
   }));

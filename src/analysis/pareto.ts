@@ -19,7 +19,15 @@
  * A linear pass first drops what each BPB group's corners dominate (paretoAnalysisColumns).
  */
 import type { ParetoObjective } from '../agent/pareto.js';
-import { selectFrontColumns, type ResultsReader, type Selection } from './query.js';
+import {
+  hasCoveringIndex,
+  selectAtLeastAsFast,
+  selectBpbGroups,
+  selectFrontColumns,
+  selectGroupAnchors,
+  type ResultsReader,
+  type Selection,
+} from './query.js';
 
 export type { ParetoObjective } from '../agent/pareto.js';
 
@@ -87,22 +95,46 @@ export const PARETO_OBJECTIVES_TEXT: Record<ParetoBasis, string> = {
   sci_tok_s: 'SCI min × tok/s max (no experiment has a BPB)',
 };
 
-export interface ParetoResult {
+/** The front of a selection: what the database path (paretoFromDb) knows without reading every row. */
+export interface ParetoFront {
   basis: ParetoBasis;
   /** Ids on the front, by SCI ascending (then id). */
   frontIds: number[];
   /**
-   * The flag of an experiment: true = on the front, false = dominated, null = not comparable (no SCI
-   * or throughput; or no BPB while the front uses BPB) or not among the points analysed.
+   * The flag of an experiment of the analysed selection, from its own metrics: true = on the front,
+   * false = dominated, null = not comparable (no SCI or throughput; or no BPB while the front uses BPB).
+   * (From the metrics and not from the id alone: the database path never reads the dominated rows.)
    */
-  flag(id: number): boolean | null;
+  flagOf(p: ParetoPoint): boolean | null;
   /** Points analysed. */
   selected: number;
   /** Points compared (the others have flag null). */
   compared: number;
 }
 
+/** The front of points in memory (paretoAnalysis): every analysed id can also be asked by id. */
+export interface ParetoResult extends ParetoFront {
+  /** flagOf for an analysed point by its id; null for an id that was not analysed. */
+  flag(id: number): boolean | null;
+}
+
 const finite = (x: number | null | undefined): x is number => x !== null && x !== undefined && Number.isFinite(x);
+
+/** Whether a point takes part in a front over `basis`. */
+export function comparableOn(p: ParetoPoint, basis: ParetoBasis): boolean {
+  return finite(p.sciUg) && finite(p.tokS) && (basis === 'sci_tok_s' || finite(p.bpb));
+}
+
+function frontOf(basis: ParetoBasis, front: readonly ParetoPoint[], selected: number, compared: number): ParetoFront {
+  const onFront = new Set(front.map((p) => p.id));
+  return {
+    basis,
+    frontIds: [...front].sort((a, b) => a.sciUg! - b.sciUg! || a.id - b.id).map((p) => p.id),
+    flagOf: (p) => (comparableOn(p, basis) ? onFront.has(p.id) : null),
+    selected,
+    compared,
+  };
+}
 
 /** The basis the rule above gives for these points. */
 export function paretoBasisOf(points: readonly ParetoPoint[]): ParetoBasis {
@@ -187,21 +219,14 @@ export function paretoAnalysisColumns(c: ParetoColumns, opts: { basis?: ParetoBa
     candidates.push({ id: c.id[i]!, sciUg: c.sciUg[i]!, bpb: useBpb ? c.bpb[i]! : null, tokS: c.tokS[i]! });
   }
 
-  const objectives: ParetoObjective<ParetoPoint>[] = [
-    { value: (p) => p.sciUg, direction: 'min' },
-    ...(useBpb ? [{ value: (p: ParetoPoint) => p.bpb, direction: 'min' as const }] : []),
-    { value: (p) => p.tokS, direction: 'max' },
-  ];
-  const front = paretoFrontSorted(candidates, objectives);
-  const onFront = new Set(front.map((p) => p.id));
-  // Flags without a Map of every id (a Map of 100,000 entries costs more than the whole front): the
-  // compared ids sorted in a typed array, looked up by binary search.
   let compared = 0;
   for (let i = 0; i < n; i++) compared += comparable[i]!;
+  const front = frontOf(basis, paretoFrontSorted(candidates, objectivesOf(basis)), n, compared);
+  // flag(id) without a Map of every id (a Map of 100,000 entries costs more than the whole front):
+  // the compared ids in a sorted typed array, looked up by binary search.
   const comparedIds = new Float64Array(compared);
   for (let i = 0, j = 0; i < n; i++) if (comparable[i] === 1) comparedIds[j++] = c.id[i]!;
-  // Rows come back from a table scan in id order: sort only when they did not.
-  let sorted = true;
+  let sorted = true; // rows come back from a scan in id order: sort only when they did not
   for (let i = 1; i < comparedIds.length && sorted; i++) sorted = comparedIds[i - 1]! <= comparedIds[i]!;
   if (!sorted) comparedIds.sort();
   const isCompared = (id: number): boolean => {
@@ -216,20 +241,45 @@ export function paretoAnalysisColumns(c: ParetoColumns, opts: { basis?: ParetoBa
     }
     return false;
   };
-  const frontIds = front.sort((a, b) => a.sciUg! - b.sciUg! || a.id - b.id).map((p) => p.id);
-  return {
-    basis,
-    frontIds,
-    flag: (id) => (onFront.has(id) ? true : isCompared(id) ? false : null),
-    selected: n,
-    compared,
-  };
+  const onFront = new Set(front.frontIds);
+  return { ...front, flag: (id) => (onFront.has(id) ? true : isCompared(id) ? false : null) };
+}
+
+function objectivesOf(basis: ParetoBasis): ParetoObjective<ParetoPoint>[] {
+  return [
+    { value: (p) => p.sciUg, direction: 'min' },
+    ...(basis === 'sci_bpb_tok_s' ? [{ value: (p: ParetoPoint) => p.bpb, direction: 'min' as const }] : []),
+    { value: (p) => p.tokS, direction: 'max' },
+  ];
 }
 
 // ---------------------------------------------------------------------------------------------------
 // From a results database
 
-/** The front of the selected experiments; reads four columns of each, nothing else. */
-export async function paretoFromDb(reader: ResultsReader, sel: Selection = {}): Promise<ParetoResult> {
-  return paretoAnalysisColumns(await selectFrontColumns(reader, sel));
+/** Above this many distinct BPB values the grouped query below gives way to reading every row. */
+const MAX_BPB_GROUPS = 2000;
+
+/**
+ * The front of the selected experiments, without reading most of them. BPB depends on (engine, model,
+ * quant) only, so the selection falls into a few BPB groups. In each group its lowest-SCI experiment
+ * (the highest tok/s among ties) dominates every experiment of the group that is strictly slower: same
+ * BPB, SCI no lower, tok/s lower. So: (1) per BPB group the count and the lowest SCI (GROUP BY); (2) the
+ * tok/s of those lowest-SCI rows (`sci_ug IN (…)`); (3) only the rows at least as fast as their group's
+ * lowest-SCI row, through one CASE on BPB (a binary search in SQL: ~log₂(groups) comparisons a row);
+ * (4) the exact front of those few rows (paretoAnalysisColumns). Every front row survives (3): a slower
+ * one is dominated. With the index named in query.ts all three queries read the index only; without
+ * it, or without BPB (a front over SCI × tok/s), or with very many distinct BPB values, every selected
+ * row's four metrics are read instead.
+ */
+export async function paretoFromDb(reader: ResultsReader, sel: Selection = {}): Promise<ParetoFront> {
+  if (!(await hasCoveringIndex(reader))) return paretoAnalysisColumns(await selectFrontColumns(reader, sel));
+  const groups = await selectBpbGroups(reader, sel);
+  const selected = groups.reduce((s, g) => s + g.count, 0);
+  const withBpb = groups.filter((g) => g.bpb !== null && g.comparable > 0);
+  if (withBpb.length === 0 || withBpb.length > MAX_BPB_GROUPS) return paretoAnalysisColumns(await selectFrontColumns(reader, sel));
+  const anchors = await selectGroupAnchors(reader, sel, withBpb);
+  const survivors = await selectAtLeastAsFast(reader, sel, anchors);
+  const front = paretoAnalysisColumns(survivors, { basis: 'sci_bpb_tok_s' });
+  // Not `flag(id)`: the rows left out in (3) were never read, so only flagOf (from a row's metrics) holds.
+  return { basis: front.basis, frontIds: front.frontIds, flagOf: front.flagOf, selected, compared: withBpb.reduce((s, g) => s + g.comparable, 0) };
 }

@@ -11,6 +11,18 @@
  * When the Store grows a read-only query method (the PostgreSQL backend will need one too), this file's
  * SQL moves behind it unchanged.
  *
+ * Scans that read only a few columns of every selected row (Pareto metrics, per-group minima and
+ * counts, medians) go to the `experiments` table itself, whose columns the `results` view passes
+ * through unchanged (every experiment has its run: run_id is a NOT NULL foreign key): an index on those
+ * columns then answers them alone (a covering index), which it cannot through the view's join with
+ * `runs`. Whole rows come from the view. The index this file is written for:
+ *
+ *   CREATE INDEX experiments_scored ON experiments
+ *     (status, sci_ug, simulated, phase, bpb, tok_s, model, quant, engine, batch);
+ *
+ * (status, sci_ug) first: `top` reads the greenest rows in order and stops, and `sci_ug IN (…)` seeks.
+ * Without it every query here is a scan of the whole table, which is what the row width decides.
+ *
  * Portable SQL, as migrations.ts asks where it costs nothing: the `results` view, GROUP BY, CASE, IN,
  * LIMIT; no JSON functions (config_json is parsed in TypeScript for the few rows that need it), no
  * SQLite-only bare-column aggregates. No window functions either: they sort the whole selection first,
@@ -312,7 +324,10 @@ export async function selectFrontColumns(
   reader: ResultsReader,
   sel: Selection,
 ): Promise<{ id: Float64Array; sciUg: Float64Array; bpb: Float64Array; tokS: Float64Array }> {
-  const rows = await reader.rawRows(`SELECT id, sci_ug, bpb, tok_s FROM results WHERE ${selectionWhere(sel)}`);
+  return toColumns(await reader.rawRows(`SELECT id, sci_ug, bpb, tok_s FROM experiments WHERE ${selectionWhere(sel)}`));
+}
+
+function toColumns(rows: unknown[][]): { id: Float64Array; sciUg: Float64Array; bpb: Float64Array; tokS: Float64Array } {
   const n = rows.length;
   const out = { id: new Float64Array(n), sciUg: new Float64Array(n), bpb: new Float64Array(n), tokS: new Float64Array(n) };
   const num = (v: unknown): number => (typeof v === 'number' ? v : NaN);
@@ -326,10 +341,103 @@ export async function selectFrontColumns(
   return out;
 }
 
+/** Selected rows per BPB value (NULL: no BPB): how many, how many with a throughput, their lowest SCI. */
+export interface BpbGroup {
+  bpb: number | null;
+  count: number;
+  /** Rows that also have a throughput (comparable on the front). */
+  comparable: number;
+  /** Lowest SCI among the comparable rows; null when none. */
+  minSciUg: number | null;
+}
+
+export async function selectBpbGroups(reader: ResultsReader, sel: Selection): Promise<BpbGroup[]> {
+  const rows = await reader.rawRows(
+    `SELECT bpb, COUNT(*), SUM(CASE WHEN tok_s IS NOT NULL THEN 1 ELSE 0 END), MIN(CASE WHEN tok_s IS NOT NULL THEN sci_ug END)
+     FROM experiments WHERE ${selectionWhere(sel)} GROUP BY bpb`,
+  );
+  return rows.map((r) => ({ bpb: r[0] as number | null, count: Number(r[1]), comparable: Number(r[2]), minSciUg: r[3] as number | null }));
+}
+
+/** A BPB group's lowest-SCI row: its SCI and tok/s (the highest tok/s among SCI ties). */
+export interface GroupAnchor {
+  bpb: number;
+  sciUg: number;
+  tokS: number;
+}
+
+/** The anchors of BPB groups (with a BPB and a comparable row), through `sci_ug IN (…)`. */
+export async function selectGroupAnchors(reader: ResultsReader, sel: Selection, groups: readonly BpbGroup[]): Promise<GroupAnchor[]> {
+  const minOf = new Map<number, number>();
+  for (const g of groups) if (g.bpb !== null && g.minSciUg !== null) minOf.set(g.bpb, g.minSciUg);
+  const anchors = new Map<number, GroupAnchor>();
+  const values = [...new Set(minOf.values())];
+  for (let i = 0; i < values.length; i += 500) {
+    const chunk = values.slice(i, i + 500);
+    const rows = await reader.rawRows(
+      `SELECT bpb, sci_ug, tok_s FROM experiments WHERE ${selectionWhere(sel)} AND bpb IS NOT NULL AND tok_s IS NOT NULL
+       AND sci_ug IN (${chunk.map(() => '?').join(', ')})`,
+      chunk,
+    );
+    for (const [bpb, sciUg, tokS] of rows as [number, number, number][]) {
+      if (minOf.get(bpb) !== sciUg) continue; // another group's minimum
+      const a = anchors.get(bpb);
+      if (!a || tokS > a.tokS) anchors.set(bpb, { bpb, sciUg, tokS });
+    }
+  }
+  return [...anchors.values()].sort((a, b) => a.bpb - b.bpb);
+}
+
+/**
+ * The selected rows with a BPB that are at least as fast as their group's anchor, column-wise. The
+ * anchor's tok/s is found by a CASE nested as a binary search over the sorted BPB values, so each row
+ * costs about log₂(groups) comparisons; a BPB that is no anchor's keeps the row (−1e308).
+ */
+export async function selectAtLeastAsFast(
+  reader: ResultsReader,
+  sel: Selection,
+  anchors: readonly GroupAnchor[],
+): Promise<{ id: Float64Array; sciUg: Float64Array; bpb: Float64Array; tokS: Float64Array }> {
+  const params: SqlValue[] = [];
+  // Parameters are pushed in the order their `?` appear in the text (pre-order).
+  const search = (lo: number, hi: number): string => {
+    if (lo === hi) {
+      params.push(anchors[lo]!.bpb, anchors[lo]!.tokS);
+      return 'CASE WHEN bpb = ? THEN ? ELSE -1e308 END';
+    }
+    const mid = (lo + hi + 1) >> 1;
+    params.push(anchors[mid]!.bpb);
+    const left = search(lo, mid - 1);
+    return `CASE WHEN bpb < ? THEN ${left} ELSE ${search(mid, hi)} END`;
+  };
+  const threshold = anchors.length === 0 ? '-1e308' : search(0, anchors.length - 1);
+  const rows = await reader.rawRows(
+    `SELECT id, sci_ug, bpb, tok_s FROM experiments
+     WHERE ${selectionWhere(sel)} AND bpb IS NOT NULL AND tok_s IS NOT NULL AND tok_s >= (${threshold})`,
+    params,
+  );
+  return toColumns(rows);
+}
+
+/**
+ * Whether results.db has an index that answers the analysis scans alone (query.ts header): leading
+ * (status, sci_ug) and holding the other columns they read. A query plan choice only: both plans give
+ * the same answer. (SQLite's index list; a PostgreSQL store would ask its catalog.)
+ */
+export async function hasCoveringIndex(reader: ResultsReader): Promise<boolean> {
+  const needed = ['simulated', 'phase', 'bpb', 'tok_s'];
+  const indexes = await reader.rows(`SELECT name FROM pragma_index_list('experiments')`);
+  for (const { name } of indexes) {
+    const cols = (await reader.rows(`SELECT name FROM pragma_index_info(?) ORDER BY seqno`, [String(name)])).map((c) => String(c.name));
+    if (cols[0] === 'status' && cols[1] === 'sci_ug' && needed.every((c) => cols.includes(c))) return true;
+  }
+  return false;
+}
+
 /** Whether any selected row has a BPB and a throughput (decides the Pareto objectives). */
 export async function anyWithBpb(reader: ResultsReader, sel: Selection): Promise<boolean> {
   const rows = await reader.rows(
-    `SELECT id FROM results WHERE ${selectionWhere(sel)} AND bpb IS NOT NULL AND tok_s IS NOT NULL LIMIT 1`,
+    `SELECT id FROM experiments WHERE ${selectionWhere(sel)} AND bpb IS NOT NULL AND tok_s IS NOT NULL LIMIT 1`,
   );
   return rows.length > 0;
 }
@@ -347,7 +455,7 @@ export async function excludedCounts(reader: ResultsReader): Promise<ExcludedCou
     `SELECT COUNT(*) AS scored,
             SUM(CASE WHEN simulated = 1 THEN 1 ELSE 0 END) AS simulated,
             SUM(CASE WHEN phase = 'manual' THEN 1 ELSE 0 END) AS manual
-     FROM results WHERE status = 'ok' AND sci_ug IS NOT NULL`,
+     FROM experiments WHERE status = 'ok' AND sci_ug IS NOT NULL`,
   );
   return { scored: Number(row?.scored ?? 0), simulated: Number(row?.simulated ?? 0), manual: Number(row?.manual ?? 0) };
 }
@@ -382,7 +490,7 @@ export async function selectGroupBests(
 ): Promise<GroupBest[]> {
   const col = GROUP_COLUMNS[by];
   const where = selectionWhere(sel);
-  const mins = await reader.rawRows(`SELECT ${col}, MIN(sci_ug), COUNT(*) FROM results WHERE ${where} GROUP BY ${col}`);
+  const mins = await reader.rawRows(`SELECT ${col}, MIN(sci_ug), COUNT(*) FROM experiments WHERE ${where} GROUP BY ${col}`);
   if (mins.length === 0) return [];
   type Key = string | number | null;
   const groups = new Map<Key, { minSciUg: number; count: number; best: ResultRow | null; median: number }>(
@@ -402,7 +510,7 @@ export async function selectGroupBests(
   }
   if (opts.medians === true) {
     const lists = new Map<Key, number[]>();
-    for (const [key, sci] of (await reader.rawRows(`SELECT ${col}, sci_ug FROM results WHERE ${where}`)) as [Key, number][]) {
+    for (const [key, sci] of (await reader.rawRows(`SELECT ${col}, sci_ug FROM experiments WHERE ${where}`)) as [Key, number][]) {
       const list = lists.get(key);
       if (list) list.push(sci);
       else lists.set(key, [sci]);

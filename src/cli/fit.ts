@@ -92,7 +92,7 @@ export async function fitCommand(flags: FitFlags, global: GlobalOptions): Promis
       printJson({
         db: reader.location,
         selection: selectionJson(sel),
-        family: flags.family === undefined ? null : chosen.family,
+        // `family`: the one asked for, or `all` (every family pooled).
         ...scalingGroupJson(chosen),
         ...(flags.family === undefined ? { families: analysis.families.map(scalingGroupJson) } : {}),
         skipped: analysis.skipped,

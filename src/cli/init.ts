@@ -1,5 +1,5 @@
 /** `carbonbench init [DIR]`: a commented program.md and .gitignore entries for results. */
-import { appendFileSync, copyFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { appendFileSync, copyFileSync, existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { InputError } from '../errors.js';
@@ -9,6 +9,9 @@ const EXAMPLE = fileURLToPath(new URL('../../program.md', import.meta.url));
 const IGNORED = ['results.db', 'results.db-wal', 'results.db-shm', 'experiments/'];
 
 export async function initCommand(dir: string, flags: { force?: boolean }, global: GlobalOptions): Promise<number> {
+  // Fix (issue 6, tests/fixtures/bad/init-into-a-file.md): a DIR that is a file failed with Node's bare
+  // "EEXIST: file already exists, mkdir" (exit 1).
+  if (existsSync(dir) && !statSync(dir).isDirectory()) throw new InputError(`${dir} exists and is not a directory; allowed: a directory (created if missing) to write program.md into`);
   mkdirSync(dir, { recursive: true });
   const target = join(dir, 'program.md');
   if (existsSync(target) && !flags.force) {

@@ -132,6 +132,71 @@ export function buildProgram(): Command {
     });
 
   program
+    .command('top')
+    .description('the greenest configurations: model, quant, batch, SCI µgCO2e/token, BPB, tok/s, Pareto flag')
+    .option('-n <count>', 'how many', '5')
+    .option('--include-simulated', 'also rank sim and table engine results (always labelled SIMULATED)')
+    .option('--include-manual', 'also rank `carbonbench measure` experiments (phase manual)')
+    .action(async (flags: { n?: string; includeSimulated?: boolean; includeManual?: boolean }, cmd: Command) => {
+      const { topCommand } = await import('./top.js');
+      process.exitCode = await topCommand(flags, globalOptions(cmd));
+    });
+
+  program
+    .command('leaderboard')
+    .description('best SCI per model, quantization, engine or batch size, with the config that reached it')
+    .option('--by <key>', 'model | quant | engine | batch', 'model')
+    .option('--include-simulated', 'also rank sim and table engine results (always labelled SIMULATED)')
+    .option('--include-manual', 'also rank `carbonbench measure` experiments (phase manual)')
+    .action(async (flags: { by?: string; includeSimulated?: boolean; includeManual?: boolean }, cmd: Command) => {
+      const { leaderboardCommand } = await import('./leaderboard.js');
+      process.exitCode = await leaderboardCommand(flags, globalOptions(cmd));
+    });
+
+  program
+    .command('pareto')
+    .description('the Pareto front over SCI (min) × BPB (min) × tok/s (max)')
+    .option('--include-simulated', 'also compare sim and table engine results (always labelled SIMULATED)')
+    .option('--include-manual', 'also compare `carbonbench measure` experiments (phase manual)')
+    .action(async (flags: { includeSimulated?: boolean; includeManual?: boolean }, cmd: Command) => {
+      const { paretoCommand } = await import('./pareto.js');
+      process.exitCode = await paretoCommand(flags, globalOptions(cmd));
+    });
+
+  program
+    .command('fit')
+    .description("power law SCI = a · params^b over each model's best SCI, R², 95% interval on b, extrapolation to data/frontier-models.csv")
+    .option('--family <name>', 'fit one model family only (default: all families pooled, and each family)')
+    .option('--include-simulated', 'also fit sim and table engine results (always labelled SIMULATED)')
+    .option('--include-manual', 'also use `carbonbench measure` experiments (phase manual)')
+    .action(async (flags: { family?: string; includeSimulated?: boolean; includeManual?: boolean }, cmd: Command) => {
+      const { fitCommand } = await import('./fit.js');
+      process.exitCode = await fitCommand(flags, globalOptions(cmd));
+    });
+
+  program
+    .command('calc')
+    .description("carbon calculator: an experiment's operational, embodied and total carbon per token for another grid")
+    .option('--experiment <id>', 'experiment id (see carbonbench top, or the results view)')
+    .option('--region <id>', 'grid region (see carbonbench regions)')
+    .option('--intensity <g>', 'grid intensity in gCO2e/kWh')
+    .option('--all-regions', 'every region of data/grid-regions.csv')
+    .action(async (flags: { experiment?: string; region?: string; intensity?: string; allRegions?: boolean }, cmd: Command) => {
+      const { calcCommand } = await import('./calc.js');
+      process.exitCode = await calcCommand(flags, globalOptions(cmd));
+    });
+
+  program
+    .command('export')
+    .description('results for other tools: csv and json (the results view, every experiment), codecarbon (emissions.csv), impact (Impact Framework manifest)')
+    .option('--format <format>', 'csv | json | codecarbon | impact')
+    .option('--out <file>', 'write to this file instead of stdout')
+    .action(async (flags: { format?: string; out?: string }, cmd: Command) => {
+      const { exportCommand } = await import('./export.js');
+      process.exitCode = await exportCommand(flags, globalOptions(cmd));
+    });
+
+  program
     .command('report')
     .description('writes a self-contained HTML report (index.html: charts, calculator, methodology; needs no network to view)')
     .option('--out <dir>', 'output directory', './report')
@@ -153,6 +218,11 @@ export function buildProgram(): Command {
 
 /** Runs the CLI; returns the exit code. */
 export async function main(argv: readonly string[]): Promise<number> {
+  // `carbonbench top | head`: a closed pipe ends the output quietly, not with a stack trace.
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+    throw err;
+  });
   const program = buildProgram();
   const wantsJson = argv.includes('--json');
   try {

@@ -4,11 +4,12 @@
 import { readFileSync } from 'node:fs';
 import { getEngine } from '../engines/registry.js';
 import type { ExperimentConfig, ModelSpec } from '../engines/types.js';
-import { InputError } from '../errors.js';
+import { InputError, describeValue } from '../errors.js';
 import { parseProgram, type ParsedProgram } from '../program/parse.js';
+import { MODEL_REF_ALLOWED, modelRefProblem } from '../program/schema.js';
 import { DEFAULT_PROTOCOL, runExperiment } from '../runner/experiment.js';
 import { ServerPool } from '../runner/server-pool.js';
-import { openSession } from '../runner/setup.js';
+import { openSession, simFaultsOf } from '../runner/setup.js';
 import { engineOptionFlags, gpuListFlag, intFlag, numberFlag } from './flags.js';
 import { printJson, printText, sig, type GlobalOptions } from './output.js';
 
@@ -34,6 +35,9 @@ const DEFAULT_QUANT: Record<string, string | undefined> = { vllm: 'bf16', transf
 
 export async function measureCommand(flags: MeasureFlags, global: GlobalOptions): Promise<number> {
   const engine = await getEngine(flags.engine);
+  // Fix (issue 6): --model reaches the engine's argv like models[].id; refuse what program.md refuses.
+  const modelProblem = modelRefProblem(flags.model);
+  if (modelProblem !== null) throw new InputError(`--model ${describeValue(flags.model)} ${modelProblem}; allowed: ${MODEL_REF_ALLOWED}`);
   let parsed: ParsedProgram | null = null;
   if (flags.program) {
     let text: string;
@@ -83,6 +87,7 @@ export async function measureCommand(flags: MeasureFlags, global: GlobalOptions)
     },
     consoleLog: !global.json && process.stderr.isTTY,
     simHardware: typeof config.engineOptions?.sim_hardware === 'string' ? config.engineOptions.sim_hardware : undefined,
+    simFaults: simFaultsOf(config.engineOptions ?? {}),
   });
   const pool = new ServerPool();
   let status: 'completed' | 'interrupted' | 'failed' = 'completed';

@@ -49,7 +49,7 @@ export async function paretoCommand(flags: ParetoFlags, global: GlobalOptions): 
     const anySimulated = front.some((r) => r.simulated);
     printText(
       `Pareto front over ${PARETO_OBJECTIVES_TEXT[pareto.basis]}: ${front.length} of ${pareto.compared} compared experiments` +
-        (notCompared > 0 ? ` (${notCompared} more without BPB or throughput were not compared)` : '') +
+        (notCompared > 0 ? ` (${notCompared} more without BPB or throughput ${notCompared === 1 ? 'was' : 'were'} not compared)` : '') +
         '\n',
     );
     printText(

@@ -14,6 +14,7 @@ export interface RunFlags {
   fresh?: boolean;
   nvidiaSmi?: string;
   gpus?: string;
+  startTimeoutS?: string;
 }
 
 export async function runCommand(flags: RunFlags, global: GlobalOptions): Promise<number> {
@@ -30,6 +31,7 @@ export async function runCommand(flags: RunFlags, global: GlobalOptions): Promis
     fresh: flags.fresh === true,
     nvidiaSmi: flags.nvidiaSmi,
     gpus: gpuListFlag('--gpus', flags.gpus),
+    startTimeoutS: intFlag('--start-timeout-s', flags.startTimeoutS, 1, 86_400),
     progress: (line) => {
       if (!global.json || process.stderr.isTTY) process.stderr.write(`${line}\n`);
     },
