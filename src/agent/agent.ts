@@ -16,7 +16,7 @@ import { hostname as osHostname, networkInterfaces } from 'node:os';
 import OpenAI from 'openai';
 import { CarbonbenchError, InputError } from '../errors.js';
 import type { Logger } from '../log.js';
-import { maskSecrets } from '../log.js';
+import { maskSecrets, secretValues } from '../log.js';
 import type { Program } from '../program/schema.js';
 import type { Proposal } from '../search/types.js';
 import { buildMessages, formatPoint, type AgentContext, type PromptOptions } from './prompt.js';
@@ -302,7 +302,12 @@ export class PlannerAgent {
 
   /** Masks the key (and cleans the text) in anything that leaves this class. */
   #mask(text: string): string {
-    return this.#apiKey.length >= MIN_MASKED_KEY_CHARS ? maskSecrets(text, [this.#apiKey]) : text;
+    // Fix (issue 6, tests/faults/secrets.test.ts): only the agent's own key was masked, so another secret
+    // of the environment (OPENAI_API_KEY, HF_TOKEN, …) that the endpoint wrote into an answer was stored
+    // verbatim in results.db (rationale, notes) and shown in the report. Mask those too, by the rule the
+    // logger uses (src/log.ts secretValues).
+    const secrets = [...(this.#apiKey.length >= MIN_MASKED_KEY_CHARS ? [this.#apiKey] : []), ...secretValues()].sort((a, b) => b.length - a.length);
+    return maskSecrets(text, secrets);
   }
 
   async #ask(ctx: AgentContext): Promise<Answer> {

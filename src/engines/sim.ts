@@ -22,7 +22,8 @@
  * - The model runs on ctx.gpus[0] (one GPU; tensor parallelism is not modelled).
  *
  * Engine options (program.md engine_options): sim_hardware (dgx-spark | h100-sxm | h200; must match
- * the simulated telemetry's board), sim_noise, sim_seed, sim_fail, sim_crash_after_s.
+ * the simulated telemetry's board), sim_noise, sim_seed, sim_fail, sim_crash_after_s, and for the
+ * telemetry sim_temp_spike_at_s / sim_temp_spike_s (an 86 °C reading; see src/runner/setup.ts).
  */
 import { EngineError, InputError, describeValue } from '../errors.js';
 import { VirtualClock, type Clock } from '../runner/clock.js';
@@ -55,7 +56,10 @@ const EPS_S = 1e-6;
 
 export const SIM_FAULTS = ['oom', 'crash_mid_window'] as const;
 export type SimFault = (typeof SIM_FAULTS)[number];
-const SIM_OPTIONS = ['sim_hardware', 'sim_noise', 'sim_seed', 'sim_fail', 'sim_crash_after_s'] as const;
+// sim_temp_spike_at_s / sim_temp_spike_s: added for issue 6 (tests/faults/telemetry.test.ts): the
+// simulated telemetry reads 86 °C from sim_temp_spike_at_s seconds after it starts, for sim_temp_spike_s
+// seconds (default 1: one sample). They shape the telemetry (src/runner/setup.ts), not the server.
+const SIM_OPTIONS = ['sim_hardware', 'sim_noise', 'sim_seed', 'sim_fail', 'sim_crash_after_s', 'sim_temp_spike_at_s', 'sim_temp_spike_s'] as const;
 export const DEFAULT_CRASH_AFTER_S = 5;
 export const MAX_SIM_NOISE = 0.2;
 
@@ -149,6 +153,8 @@ export const simEngine: Engine = {
       ['sim_seed', o.sim_seed, typeof o.sim_seed === 'number' && Number.isInteger(o.sim_seed), 'an integer'],
       ['sim_fail', o.sim_fail, typeof o.sim_fail === 'string' && (SIM_FAULTS as readonly string[]).includes(o.sim_fail), SIM_FAULTS.join(', ')],
       ['sim_crash_after_s', o.sim_crash_after_s, typeof o.sim_crash_after_s === 'number' && o.sim_crash_after_s > 0, 'a number of seconds > 0'],
+      ['sim_temp_spike_at_s', o.sim_temp_spike_at_s, typeof o.sim_temp_spike_at_s === 'number' && o.sim_temp_spike_at_s >= 0, 'a number of seconds >= 0 after the telemetry starts'],
+      ['sim_temp_spike_s', o.sim_temp_spike_s, typeof o.sim_temp_spike_s === 'number' && o.sim_temp_spike_s > 0, 'a number of seconds > 0'],
     ];
     for (const [key, value, ok, allowed] of checks) {
       if (value !== undefined && !ok) throw new InputError(`engine option ${key} ${describeValue(value)} is invalid; allowed: ${allowed}`);
@@ -233,7 +239,7 @@ export const simEngine: Engine = {
         if (stopped) throw new EngineError(`the sim server ${key} was stopped`);
         if (simEngine.serverKey(cfg) !== key) throw new EngineError(`config for server ${simEngine.serverKey(cfg)} given to sim server ${key}`);
         void current?.stop();
-        current = new SimLoad({ config: cfg, device, clock, idleLoaded, signal: c.signal, serverKey: key, onCrash });
+        current = new SimLoad({ config: cfg, device, clock, idleLoaded, signal: c.signal, serverKey: key, onCrash, repetition: c.repetition });
         return current;
       },
       async bpb(cfg, text) {
@@ -268,6 +274,7 @@ interface SimLoadOptions {
   signal: AbortSignal | undefined;
   serverKey: string;
   onCrash: (err: EngineError) => void;
+  repetition: number | undefined;
 }
 
 /** The offline-style load generator of the sim engine (see the file header). */
@@ -301,7 +308,8 @@ export class SimLoad implements LoadGenerator {
     this.sim = simOptions(opts.config);
     const { config, device } = opts;
     this.perf = simulate(device.hardware, workload(config));
-    const rep = device.nextRepetition(JSON.stringify([opts.serverKey, config.batch, config.inputLen, config.outputLen, this.sim.seed]));
+    // Fix (issue 6): a run passes the repetition from results.db (resume-safe); `measure` has none.
+    const rep = opts.repetition ?? device.nextRepetition(JSON.stringify([opts.serverKey, config.batch, config.inputLen, config.outputLen, this.sim.seed]));
     this.noiseKey = `${this.sim.seed}|${opts.serverKey}|${config.batch}|${config.inputLen}|${config.outputLen}|${rep}`;
     const thr = noiseFactor(`${this.noiseKey}|throughput`, this.sim.noise);
     this.tokPerS = this.perf.tokPerS * thr;

@@ -43,6 +43,12 @@ export interface EngineContext {
   startTimeoutS: number;
   /** Aborts start-up and load (SIGINT, thermal abort, budget). */
   signal?: AbortSignal;
+  /**
+   * How many times this exact config was measured before in this run (from results.db; undefined
+   * outside a run). Added for issue 6 (tests/faults/process.test.ts): the sim engine draws its noise per
+   * repetition, and counting repetitions per process made a resumed run redraw the first repeat's noise.
+   */
+  repetition?: number;
 }
 
 export interface BpbResult {

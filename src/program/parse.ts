@@ -36,9 +36,16 @@ export function formatIssues(issues: readonly z.core.$ZodIssue[], input: unknown
       const where = pathText(issue.path);
       return `${where || '(top level)'}: unknown key${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => JSON.stringify(k)).join(', ')} — check the spelling against DESIGN's program.md keys`;
     }
+    if (issue.code === 'invalid_key') {
+      // Fix (issue 6, tests/fixtures/bad/engine-option-bad-name.md): zod's own "Invalid key in record" hid
+      // which key and what is allowed; the key's schema says it.
+      const where = pathText(issue.path.slice(0, -1));
+      const inner = issue.issues[0]?.message ?? 'a valid key';
+      return `${where || '(top level)'}: key ${describeValue(issue.path[issue.path.length - 1])} — ${inner.startsWith('allowed:') ? inner : `allowed: ${inner}`}`;
+    }
     const value = valueAt(input, issue.path);
     const shown = value === undefined ? 'missing' : describeValue(value);
-    const message = issue.message.startsWith('allowed:') ? issue.message : `allowed: ${issue.message}`;
+    const message = issue.message.startsWith('allowed:') || issue.message.includes('; allowed:') ? issue.message : `allowed: ${issue.message}`;
     return `${pathText(issue.path) || '(top level)'}: ${shown} — ${message}`;
   });
   return `${source}: invalid front matter:\n  ${lines.join('\n  ')}`;
@@ -58,7 +65,14 @@ export function parseProgram(text: string, source = 'program.md'): ParsedProgram
     const line = e.linePos?.[0]?.line;
     throw new InputError(`${source}: the front matter is not valid YAML${line !== undefined ? ` (line ${line + 1} of the front matter)` : ''}: ${e.message.split('\n')[0]}`);
   }
-  const data: unknown = doc.toJS();
+  let data: unknown;
+  try {
+    data = doc.toJS();
+  } catch (err) {
+    // Fix (issue 6, tests/fixtures/bad/yaml-alias-bomb.md): the yaml package refuses an alias "billion
+    // laughs" here, with a plain Error that ended as exit 1; it is bad input like any other YAML error.
+    throw new InputError(`${source}: the front matter is not valid YAML: ${(err as Error).message}`);
+  }
   if (data === null || typeof data !== 'object' || Array.isArray(data)) {
     throw new InputError(`${source}: the front matter must be a mapping of keys (engine:, models:, space:, …), got ${describeValue(data)}`);
   }

@@ -10,12 +10,33 @@ const positiveInt = (what: string, max: number) =>
 
 const scalar = z.union([z.string(), z.number(), z.boolean()]);
 
-/** A model id or path as it reaches argv: no NUL, no newline, not empty. Never interpreted by a shell. */
-const modelRef = z
-  .string({ error: 'allowed: a model id (org/name) or a file path' })
-  .min(1, { error: 'allowed: a non-empty model id or path' })
-  .max(1024, { error: 'allowed: at most 1024 characters' })
-  .refine((s) => !/[\0\n\r]/.test(s), { error: 'allowed: a model id or path without NUL or line breaks' });
+/**
+ * Fix (issue 6, tests/faults/bad-input.test.ts): a model id or path reaches an engine's argv (never a
+ * shell), but it used to accept anything but NUL and line breaks: `--trust-remote-code` as a model id
+ * became an option of `vllm serve` (argument injection), and `$(…)`, `;`, backticks or `../` segments were
+ * accepted silently. Model ids (org/name) and ordinary paths need none of them, so they are refused at the
+ * boundary, naming the character and what is allowed. Shared with `carbonbench measure --model`.
+ */
+const MODEL_REF_CHARS_RE = /^[\p{L}\p{N}._\-/+@:=, ]+$/u;
+export const MODEL_REF_ALLOWED = 'a model id (org/name) or a file path of letters, digits, spaces and . _ - / + @ : = , — not starting with "-", without ".." segments or shell metacharacters';
+
+/** null when `s` is an acceptable model id or path, else what is wrong with it (e.g. `contains "$"`). */
+export function modelRefProblem(s: string): string | null {
+  if (s.trim() === '') return 'is empty';
+  if (s.length > 1024) return `is ${s.length} characters long (at most 1024)`;
+  if (!MODEL_REF_CHARS_RE.test(s)) {
+    const bad = [...s].find((c) => !MODEL_REF_CHARS_RE.test(c)) ?? '';
+    return `contains ${/[\p{Cc}\p{Cf}]/u.test(bad) ? `U+${bad.codePointAt(0)!.toString(16).toUpperCase().padStart(4, '0')}` : JSON.stringify(bad)}`;
+  }
+  if (s.startsWith('-')) return 'starts with "-" (it would be read as an engine option)';
+  if (/(^|\/)\.\.(\/|$)/.test(s)) return 'has a ".." path segment (write the absolute path instead)';
+  return null;
+}
+
+const modelRef = z.string({ error: `allowed: ${MODEL_REF_ALLOWED}` }).superRefine((s, ctx) => {
+  const problem = modelRefProblem(s);
+  if (problem !== null) ctx.addIssue({ code: 'custom', message: `${problem}; allowed: ${MODEL_REF_ALLOWED}` });
+});
 
 export const modelSchema = z.strictObject({
   id: modelRef,
@@ -74,6 +95,9 @@ export const programSchema = z.strictObject({
       model: z.string().min(1).max(200),
       base_url_env: z.string().regex(/^[A-Z_][A-Z0-9_]*$/, { error: 'allowed: the NAME of an environment variable (A-Z, 0-9, _)' }).default('OPENAI_BASE_URL'),
       api_key_env: z.string().regex(/^[A-Z_][A-Z0-9_]*$/, { error: 'allowed: the NAME of an environment variable (A-Z, 0-9, _)' }).default('OPENAI_API_KEY'),
+      // Added for issue 6 (tests/faults/agent.test.ts): the per-request timeout was fixed at 60 s; a slow
+      // local model needs more, a test of a slow endpoint less.
+      timeout_s: z.number({ error: 'allowed: seconds from 1 to 600' }).min(1, { error: 'allowed: seconds from 1 to 600' }).max(600, { error: 'allowed: seconds from 1 to 600' }).optional(),
     })
     .optional(),
   /** Search tuning (optional): experiments without improvement that end a phase, and phase shares. */
@@ -88,8 +112,10 @@ export const programSchema = z.strictObject({
   /** Server-level engine options (DESIGN section 5.2 "server-level flags"), passed to the engine. */
   engine_options: z.record(z.string().regex(/^[a-z_][a-z0-9_]*$/, { error: 'allowed: snake_case option names' }), scalar).default({}),
   /** GPU indices to use and measure; all when omitted. */
-  gpus: z.array(z.number().int().min(0).max(255)).min(1).optional(),
-  seed: z.number().int().min(0).optional(),
+  // Messages added for issue 6 (tests/fixtures/bad/gpus-negative.md, seed-string.md): zod's defaults
+  // ("Too small: expected number to be >=0") did not say what is allowed.
+  gpus: z.array(z.number({ error: 'allowed: a GPU index from 0 to 255' }).int({ error: 'allowed: a GPU index from 0 to 255' }).min(0, { error: 'allowed: a GPU index from 0 to 255' }).max(255, { error: 'allowed: a GPU index from 0 to 255' }), { error: 'allowed: a list of GPU indices such as [0] or [0, 1]' }).min(1, { error: 'allowed: a non-empty list of GPU indices such as [0]' }).optional(),
+  seed: z.number({ error: 'allowed: an integer from 0 to 2147483647' }).int({ error: 'allowed: an integer from 0 to 2147483647' }).min(0, { error: 'allowed: an integer from 0 to 2147483647' }).max(2 ** 31 - 1, { error: 'allowed: an integer from 0 to 2147483647' }).optional(),
 });
 
 export type Program = z.infer<typeof programSchema>;

@@ -77,10 +77,14 @@ export interface ExperimentRequest {
   config: ExperimentConfig;
   phase: string;
   rationale?: string | null;
+  /** Earlier measurements of this config in the run (EngineContext.repetition). */
+  repetition?: number;
 }
 
 class Interrupted extends CarbonbenchError {}
 class BudgetExceeded extends CarbonbenchError {}
+/** The telemetry failed for good (restarts used up): the run stops; the experiment is not the config's failure. */
+class TelemetryLost extends CarbonbenchError {}
 
 function iso(tS: number): string {
   return new Date(tS * 1000).toISOString();
@@ -155,9 +159,20 @@ export async function runExperiment(req: ExperimentRequest, deps: ExperimentDeps
   const startBudget = (): void => {
     if (!clock.virtual) budgetTimer = setTimeout(() => budget.abort(new BudgetExceeded(`experiment exceeded its hard limit of ${hardLimitS} s (2 × experiment_seconds)`)), hardLimitS * 1000);
   };
-  const signals = [watchdog.signal, budget.signal, ...(deps.signal ? [deps.signal] : [])];
+  // Fix (issue 6, tests/faults/telemetry.test.ts): a sampler that failed for good (nvidia-smi exiting or
+  // silent beyond its restarts) used to leave the load running blind — no thermal watchdog — until the
+  // window ended, and the experiment was then stored as `failed`, an observation that counts against the
+  // config (and prunes the points it dominates). Now the load stops at once and the experiment is
+  // `interrupted` (measured again on resume, decision 17); the run then stops with exit 1.
+  const telemetryLost = new AbortController();
+  const loseTelemetry = (e: Error): void => {
+    if (!telemetryLost.signal.aborted) telemetryLost.abort(new TelemetryLost(`telemetry failed during the experiment: ${e.message}; it is measured again when the run resumes`));
+  };
+  const offTelemetryError = telemetry.onError(loseTelemetry);
+  if (telemetry.failure) loseTelemetry(telemetry.failure);
+  const signals = [watchdog.signal, budget.signal, telemetryLost.signal, ...(deps.signal ? [deps.signal] : [])];
   const signal = AbortSignal.any(signals);
-  const ctx: EngineContext = { artifactDir, log: exLog, clock, gpus: telemetry.gpus, startTimeoutS: protocol.startTimeoutS, signal };
+  const ctx: EngineContext = { artifactDir, log: exLog, clock, gpus: telemetry.gpus, startTimeoutS: protocol.startTimeoutS, signal, ...(req.repetition !== undefined ? { repetition: req.repetition } : {}) };
   const guard = abortedBy(signal);
   guard.catch(() => {});
 
@@ -294,7 +309,7 @@ export async function runExperiment(req: ExperimentRequest, deps: ExperimentDeps
   } catch (err) {
     await load?.stop().catch(() => {});
     const reason = signal.aborted ? signal.reason : err;
-    const status = reason instanceof ThermalAbort ? 'aborted_thermal' : reason instanceof Interrupted || (deps.signal?.aborted && reason === deps.signal.reason) ? 'interrupted' : 'failed';
+    const status = reason instanceof ThermalAbort ? 'aborted_thermal' : reason instanceof Interrupted || reason instanceof TelemetryLost || (deps.signal?.aborted && reason === deps.signal.reason) ? 'interrupted' : 'failed';
     const message = reason instanceof Error ? reason.message : String(reason);
     if (server && status !== 'aborted_thermal') {
       // A dead, hung or misbehaving engine is not reused; after a thermal abort the server is fine.
@@ -319,6 +334,7 @@ export async function runExperiment(req: ExperimentRequest, deps: ExperimentDeps
   } finally {
     if (budgetTimer) clearTimeout(budgetTimer);
     watchdog.stop();
+    offTelemetryError();
   }
   const record = await store.getExperiment(id);
   if (!record) throw new Error(`experiment ${id} vanished from the store`);

@@ -2,9 +2,11 @@
  * One `carbonbench run` per results.db: a lock file beside the database, created exclusively, holding
  * the owner's pid and host. A lock whose process is gone (kill -9, reboot) is stale and taken over.
  */
-import { closeSync, openSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, statSync, unlinkSync, writeSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { hostname } from 'node:os';
-import { InputError } from '../errors.js';
+import { InputError, StoreError } from '../errors.js';
+import { StoreInputError } from '../store/types.js';
 
 export interface RunLock {
   readonly file: string;
@@ -25,7 +27,15 @@ export function acquireRunLock(dbPath: string): RunLock {
   for (let attempt = 0; attempt < 2; attempt++) {
     try {
       const fd = openSync(file, 'wx');
-      writeSync(fd, JSON.stringify({ pid: process.pid, host: hostname(), since: new Date().toISOString() }));
+      try {
+        writeSync(fd, JSON.stringify({ pid: process.pid, host: hostname(), since: new Date().toISOString() }));
+      } catch (err) {
+        // Fix (issue 6, tests/faults/disk.test.ts): on a full disk the write failed after the create,
+        // leaving an empty lock file behind; remove it before reporting.
+        closeSync(fd);
+        unlinkQuietly(file);
+        throw err;
+      }
       closeSync(fd);
       let released = false;
       return {
@@ -41,7 +51,7 @@ export function acquireRunLock(dbPath: string): RunLock {
         },
       };
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw lockError(err, dbPath, file);
       let owner: { pid?: number; host?: string; since?: string } = {};
       try {
         owner = JSON.parse(readFileSync(file, 'utf8')) as typeof owner;
@@ -61,4 +71,43 @@ export function acquireRunLock(dbPath: string): RunLock {
     }
   }
   throw new InputError(`could not lock ${dbPath} (${file})`);
+}
+
+function unlinkQuietly(file: string): void {
+  try {
+    unlinkSync(file);
+  } catch {
+    // already gone
+  }
+}
+
+/**
+ * Fix (issue 6, tests/faults/disk.test.ts): the lock is the first thing `carbonbench run` writes, so a
+ * --db on a missing directory, a file used as a directory, a read-only or full filesystem failed here
+ * with Node's bare "ENOENT: no such file or directory, open '….lock'". Say what is wrong with the
+ * database path and what to do, before any experiment starts: a path the user mistyped is an input
+ * error (exit 2), a filesystem that refuses writes a runtime failure (exit 1).
+ */
+function lockError(err: unknown, dbPath: string, file: string): Error {
+  const code = (err as NodeJS.ErrnoException).code ?? '';
+  const detail = `${code ? `${code}: ` : ''}${(err as Error).message.replace(/^[A-Z]+: /, '')}`;
+  if (code === 'ENOENT' || code === 'ENOTDIR') {
+    const dir = dirname(dbPath);
+    let isDir = false;
+    try {
+      isDir = statSync(dir).isDirectory();
+    } catch {
+      // missing, or a part of it is a file
+    }
+    if (!isDir) return new StoreInputError(`cannot use --db ${dbPath}: ${dir} does not exist or is not a directory (${detail}); create it or pass another --db path`, { cause: err });
+    // An existing directory where files cannot be created (/proc, /sys): not the user's typo.
+    return new StoreError(`cannot use --db ${dbPath}: files cannot be created in ${dir} (${detail}); pass --db with a path on a writable filesystem`, { cause: err });
+  }
+  if (code === 'ENOSPC' || code === 'EDQUOT') {
+    return new StoreError(`cannot use --db ${dbPath}: the disk holding it is full (${detail}); free space or pass another --db path`, { cause: err });
+  }
+  if (code === 'EROFS' || code === 'EACCES' || code === 'EPERM') {
+    return new StoreError(`cannot use --db ${dbPath}: its directory cannot be written (${detail}; a read-only filesystem or missing permissions); pass --db with a writable path`, { cause: err });
+  }
+  return new StoreError(`cannot create the run lock ${file} beside --db ${dbPath} (${detail}); pass another --db path`, { cause: err });
 }

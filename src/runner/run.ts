@@ -8,6 +8,7 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
+import { resolveIntensity } from '../carbon/regions.js';
 import { getEngine } from '../engines/registry.js';
 import type { Engine, ExperimentConfig, ModelSpec } from '../engines/types.js';
 import { CarbonbenchError, InputError, TelemetryError } from '../errors.js';
@@ -16,14 +17,14 @@ import type { Program } from '../program/schema.js';
 import { baselineBpbs, bestFeasible, bpbLimit, parseConstraint } from '../search/space.js';
 import { SearchPipeline } from '../search/pipeline.js';
 import { plannerAgentFromProgram, type PlannerAgent } from '../agent/agent.js';
-import type { Observation, Proposal, SearchSpace, Strategy } from '../search/types.js';
+import { pointKey, type Observation, type Proposal, type SearchSpace, type Strategy } from '../search/types.js';
 import { openStore } from '../store/index.js';
 import type { ExperimentRecord, Store } from '../store/types.js';
 import { DEFAULT_PROTOCOL, runExperiment, type ProtocolOptions } from './experiment.js';
 import { observationsOf, pointOf } from './history.js';
 import { acquireRunLock } from './lock.js';
 import { ServerPool } from './server-pool.js';
-import { openSession, type Session } from './setup.js';
+import { openSession, simFaultsOf, type Session } from './setup.js';
 
 export interface RunOptions {
   programFile: string;
@@ -37,6 +38,8 @@ export interface RunOptions {
   fresh: boolean;
   nvidiaSmi?: string;
   gpus?: readonly number[];
+  /** Seconds an engine may take to become ready (default DEFAULT_PROTOCOL.startTimeoutS). */
+  startTimeoutS?: number;
   /** Progress lines on stderr. */
   progress: (line: string) => void;
 }
@@ -100,9 +103,12 @@ function validateSpace(program: Program, engine: Engine): void {
   if (problems.length > 0) throw new InputError(`program.md's space does not fit the ${engine.name} engine:\n  ${problems.join('\n  ')}`);
 }
 
-function protocolOf(program: Program): ProtocolOptions {
+function protocolOf(program: Program, startTimeoutS: number | undefined): ProtocolOptions {
   return {
     ...DEFAULT_PROTOCOL,
+    // Fix (issue 6, tests/faults/engine.test.ts): `run` had no way to set the start timeout (only
+    // `measure --start-timeout-s`), so an engine hanging at start held a sweep for 900 s per config.
+    ...(startTimeoutS !== undefined ? { startTimeoutS } : {}),
     experimentSeconds: program.budget.experiment_seconds,
     abortTempC: program.safety.abort_temp_c,
     cooldownTempC: program.safety.cooldown_temp_c,
@@ -131,6 +137,9 @@ export async function runSweep(opts: RunOptions): Promise<RunSummary> {
   let parsed = readProgram(opts.programFile);
   const engine = await getEngine(opts.engine ?? parsed.program.engine);
   validateSpace(parsed.program, engine);
+  // Fix (issue 6, tests/fixtures/bad/region-unknown.md): an unknown carbon.region was found only when the
+  // session opened, after the lock and results.db had been created; check it with the rest of the input.
+  resolveIntensity({ region: parsed.program.carbon.region, intensityGPerKwh: parsed.program.carbon.intensity });
   const constraint = parsed.program.objective.constraint ? parseConstraint(parsed.program.objective.constraint) : null;
   const seed = opts.seed ?? parsed.program.seed ?? 0;
 
@@ -192,6 +201,7 @@ export async function runSweep(opts: RunOptions): Promise<RunSummary> {
         gpusTotal: parsed.program.carbon.gpus_total,
       },
       simHardware: typeof parsed.program.engine_options.sim_hardware === 'string' ? parsed.program.engine_options.sim_hardware : undefined,
+      simFaults: simFaultsOf(parsed.program.engine_options),
       resumeRunId,
     });
     const { store, runId } = session;
@@ -202,7 +212,10 @@ export async function runSweep(opts: RunOptions): Promise<RunSummary> {
     const agent = opts.noAgent || !parsed.program.agent ? null : await makeAgent(parsed.program, session);
     const onPhaseSwitch = (s: { from: string; to: string; reason: string; atExperiment: number }): void => {
       phases.push({ from: s.from, to: s.to, reason: s.reason });
-      void store.addNote(runId, 'phase_switch', `${s.from} → ${s.to} after ${s.atExperiment} experiments: ${s.reason}`);
+      // Fix (issue 6, tests/faults/disk.test.ts): this promise was not awaited nor caught, so a failing
+      // write (a full disk) crashed the process with an unhandled rejection instead of stopping the run
+      // with a clear error; the next awaited write reports the same failure.
+      store.addNote(runId, 'phase_switch', `${s.from} → ${s.to} after ${s.atExperiment} experiments: ${s.reason}`).catch((err: unknown) => session!.log.warn({ err }, 'phase switch note not stored'));
       session!.log.info(s, 'phase switch');
       opts.progress(`phase ${s.from} → ${s.to}: ${s.reason}`);
     };
@@ -283,7 +296,12 @@ export async function runSweep(opts: RunOptions): Promise<RunSummary> {
         break;
       }
       let rationale = proposal.rationale;
-      if (agent && !agent.disabled) {
+      // Fix (issue 6, tests/faults/agent.test.ts): the agent was asked during the baseline phase too. The
+      // baseline repeats one config to measure the noise floor: an agent that echoed the candidate was
+      // rejected ("already measured") twice, counting towards switching it off, and one that chose another
+      // point turned a repeat into a different config and corrupted the noise floor. The baseline is
+      // protocol, not a choice.
+      if (agent && !agent.disabled && proposal.phase !== 'baseline') {
         const choice = await agent.choose({
           prose: parsed.prose,
           space: spaceOf(parsed.program),
@@ -300,8 +318,12 @@ export async function runSweep(opts: RunOptions): Promise<RunSummary> {
         rationale = choice.proposal.rationale;
       }
       const config = configFor(parsed.program, engine, proposal.point);
+      const point = proposal.point;
+      // Fix (issue 6): repetitions counted from results.db, so a resumed run draws the same sim noise as
+      // an uninterrupted one (see EngineContext.repetition).
+      const repetition = history.filter((o) => pointKey(o.point) === pointKey(point)).length;
       const record = await runExperiment(
-        { config, phase: proposal.phase, rationale },
+        { config, phase: proposal.phase, rationale, repetition },
         {
           store,
           telemetry: session.telemetry,
@@ -311,7 +333,7 @@ export async function runSweep(opts: RunOptions): Promise<RunSummary> {
           log: session.log,
           runId,
           runDir: session.runDir,
-          protocol: protocolOf(parsed.program),
+          protocol: protocolOf(parsed.program, opts.startTimeoutS),
           carbon: session.carbon,
           idlePowerW: session.idlePowerW,
           bpbText: session.bpbText,
@@ -330,12 +352,14 @@ export async function runSweep(opts: RunOptions): Promise<RunSummary> {
         `[${doneNow}/${budgetExperiments}] ${proposal.phase.padEnd(8)} ${record.status.padEnd(15)} ${config.model.id} ${config.quant} b=${config.batch} in=${config.inputLen} out=${config.outputLen}` +
           `  SCI ${record.sciUg?.toPrecision(4) ?? '–'} µg/tok  best ${b?.sciUg?.toPrecision(4) ?? '–'}  failures ${failures}${session.clock.virtual ? '' : `  ETA ${etaMin.toFixed(0)} min`}`,
       );
+      // Checked first (fix, issue 6): an experiment stopped by a telemetry failure is `interrupted` too,
+      // and must end the run as failed (exit 1), not as a clean stop on a signal.
+      if (session.telemetry.failure) throw new TelemetryError(`telemetry failed; the run cannot measure energy any more: ${session.telemetry.failure.message}`);
       if (record.status === 'interrupted') {
         status = 'interrupted';
         stopReason = 'interrupted by a signal';
         break;
       }
-      if (session.telemetry.failure) throw new TelemetryError(`telemetry failed; the run cannot measure energy any more: ${session.telemetry.failure.message}`);
     }
     await pipeline.close();
     return await summarize(store, runId, resumed, status, stopReason, phases, parsed.program.objective.constraint);
@@ -391,7 +415,8 @@ export function steer(file: string, current: ParsedProgram, engine: Engine): { p
 
 async function makeAgent(program: Program, session: Session): Promise<PlannerAgent | null> {
   try {
-    const agent = plannerAgentFromProgram(program.agent!, { log: session.log });
+    const timeoutS = program.agent!.timeout_s;
+    const agent = plannerAgentFromProgram(program.agent!, { log: session.log, ...(timeoutS !== undefined ? { timeoutMs: timeoutS * 1000 } : {}) });
     if (agent.isLocalEndpoint) await session.store.addNote(session.runId, 'warning', 'the agent endpoint is on this machine: a local model on the GPU under test changes idle power and free memory');
     return agent;
   } catch (err) {

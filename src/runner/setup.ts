@@ -34,6 +34,12 @@ export interface SessionOptions {
   experimentsDir?: string;
   /** The simulated board (sim engine option sim_hardware). */
   simHardware?: string;
+  /**
+   * Faults of the simulated telemetry (sim engine options sim_temp_spike_at_s / sim_temp_spike_s): one
+   * reading of 86 °C, `tempSpikeAtS` seconds after the telemetry starts, lasting `tempSpikeS` (default 1 s).
+   * Added for issue 6 (tests/faults/telemetry.test.ts).
+   */
+  simFaults?: { tempSpikeAtS: number; tempSpikeS?: number };
   /** Continue this run (resume) instead of creating a new one. */
   resumeRunId?: number;
 }
@@ -71,7 +77,13 @@ export async function openSession(opts: SessionOptions): Promise<Session> {
       const { openSimTelemetry } = await import('../engines/sim-telemetry.js');
       const { isSimHardwareId } = await import('../engines/sim-model.js');
       const hardware = opts.simHardware !== undefined && isSimHardwareId(opts.simHardware) ? opts.simHardware : undefined;
-      telemetry = openSimTelemetry({ clock: virtual, gpus: opts.gpus ? [...opts.gpus] : undefined, hardware });
+      const spike = opts.simFaults;
+      telemetry = openSimTelemetry({
+        clock: virtual,
+        gpus: opts.gpus ? [...opts.gpus] : undefined,
+        hardware,
+        ...(spike ? { faults: { tempSpike: { atS: virtual.now() + spike.tempSpikeAtS, ...(spike.tempSpikeS !== undefined ? { durationS: spike.tempSpikeS } : {}) } } } : {}),
+      });
     } else {
       telemetry = await openRealTelemetry({ nvidiaSmi: opts.nvidiaSmi, gpus: opts.gpus });
     }
@@ -130,4 +142,16 @@ export async function openSession(opts: SessionOptions): Promise<Session> {
       await store.close();
     },
   };
+}
+
+/**
+ * Fault injection for the sim engine's simulated telemetry (engine options sim_temp_spike_at_s and
+ * sim_temp_spike_s, see src/engines/sim.ts). Added for issue 6 (tests/faults/telemetry.test.ts): the
+ * telemetry's tempSpike fault existed but nothing outside the unit tests could reach it.
+ */
+export function simFaultsOf(options: Readonly<Record<string, string | number | boolean>>): { tempSpikeAtS: number; tempSpikeS?: number } | undefined {
+  const at = options.sim_temp_spike_at_s;
+  if (typeof at !== 'number') return undefined;
+  const duration = options.sim_temp_spike_s;
+  return { tempSpikeAtS: at, ...(typeof duration === 'number' ? { tempSpikeS: duration } : {}) };
 }

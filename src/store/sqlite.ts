@@ -14,7 +14,7 @@
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { randomBytes } from 'node:crypto';
-import { closeSync, openSync, rmSync, statSync } from 'node:fs';
+import { closeSync, openSync, rmSync, statSync, statfsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 
 import Database from 'better-sqlite3';
@@ -619,8 +619,12 @@ class SqliteStore implements Store {
       params.push(toDb(kind, value, `${table}.${column}`));
     }
     const sql = `INSERT INTO ${table} (${columns.join(', ')}) VALUES (${columns.map(() => '?').join(', ')}) RETURNING id`;
-    const row = this.stmt(sql).get(...params) as { id: number };
-    return row.id;
+    // Fix (issue 6, tests/faults/disk.test.ts): `.get()` steps once and resets the statement; with
+    // RETURNING in autocommit mode the commit happens at that reset, whose error better-sqlite3 does not
+    // report. On a full disk createRun/insertExperiment returned an id for a row that was rolled back
+    // (then "FOREIGN KEY constraint failed" further on). `.all()` steps to the end, so a failed commit throws.
+    const rows = this.stmt(sql).all(...params) as { id: number }[];
+    return rows[0]!.id;
   }
 
   /** Bulk INSERT with one prepared statement in one transaction (a savepoint inside an open one). */
@@ -746,6 +750,16 @@ function describeFsError(error: unknown): string {
   }
 }
 
+/** Whether the filesystem holding `location` has less than 1 MiB left (false when it cannot tell). */
+function nearlyFull(location: string): boolean {
+  try {
+    const fs = statfsSync(dirname(location));
+    return fs.bavail * fs.bsize < 1024 * 1024;
+  } catch {
+    return false;
+  }
+}
+
 /** Maps a driver or filesystem error to a StoreError that names the path and what to do. */
 function toStoreError(error: unknown, location: string, operation: string): StoreError {
   if (error instanceof StoreError) return error;
@@ -791,6 +805,11 @@ function toStoreError(error: unknown, location: string, operation: string): Stor
     return new StoreError(`${operation}: the disk holding ${location} is full (${message}): free space and retry.`, details);
   }
   if (code.startsWith('SQLITE_IOERR')) {
+    // Fix (issue 6, tests/faults/disk.test.ts): on a full disk SQLite often reports a bare "disk I/O error"
+    // (the -shm or -wal file cannot grow), which sent the user looking for a broken disk.
+    if (nearlyFull(location)) {
+      return new StoreError(`${operation}: the disk holding ${location} is full (${message}): free space and retry.`, details);
+    }
     return new StoreError(`${operation}: I/O error on ${location} (${message}): check the disk and the filesystem.`, details);
   }
   if (code.startsWith('SQLITE_CONSTRAINT')) {

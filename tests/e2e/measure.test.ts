@@ -45,15 +45,17 @@ beforeAll(() => {
   nvmlLib = buildFakeNvml();
 });
 
-function workdir(): { dir: string; db: string; program: string } {
+/** A working directory with a program whose model id is unique to this test (`model`). */
+function workdir(): { dir: string; db: string; program: string; model: string } {
   const dir = mkdtempSync(join(tmpdir(), 'cb-measure-'));
+  const model = `stub/model-1b-${dir.slice(-6)}`;
   const program = join(dir, 'program.md');
   writeFileSync(
     program,
-    `---\nengine: vllm\nmodels:\n  - { id: stub/model-1b, params: 1.0e9, family: stub, variants: { q8_0: ${join(dir, 'model-q8_0.gguf')} } }\nspace: { quant: [bf16], batch: [4], input_len: [64], output_len: [32] }\ncarbon: { intensity: 300 }\nsafety: { abort_temp_c: 85, cooldown_temp_c: 50, cooldown_max_s: 1 }\n---\nTest program.\n`,
+    `---\nengine: vllm\nmodels:\n  - { id: ${model}, params: 1.0e9, family: stub, variants: { q8_0: ${join(dir, 'model-q8_0.gguf')} } }\nspace: { quant: [bf16], batch: [4], input_len: [64], output_len: [32] }\ncarbon: { intensity: 300 }\nsafety: { abort_temp_c: 85, cooldown_temp_c: 50, cooldown_max_s: 1 }\n---\nTest program.\n`,
   );
   writeFileSync(join(dir, 'model-q8_0.gguf'), 'GGUF stub model');
-  return { dir, db: join(dir, 'results.db'), program };
+  return { dir, db: join(dir, 'results.db'), program, model };
 }
 
 function env(dir: string, extra: Record<string, string> = {}): Record<string, string> {
@@ -80,12 +82,16 @@ function expectFormulas(row: Row, embodiedTotalG: number, lifetimeYears: number)
   expect(row.sciUg).toBeCloseTo(row.sciOpUg + row.sciEmbUg, 9);
 }
 
-function liveStubs(): string {
-  try {
-    return execSync("ps -eo pid,args | grep -E 'fakes/(vllm|llama-server)' | grep -v grep || true", { encoding: 'utf8' });
-  } catch {
-    return '';
-  }
+/**
+ * Stub engine processes still alive that belong to this test (their arguments name this test's files or
+ * model): test files run in parallel, so other tests' stubs are not this test's leftovers.
+ */
+function liveStubs(marker: string): string {
+  const out = execSync('ps -eo pid,args', { encoding: 'utf8' });
+  return out
+    .split('\n')
+    .filter((l) => /fakes\/(vllm|llama-server)/.test(l) && l.includes(marker))
+    .join('\n');
 }
 
 describe('carbonbench measure', () => {
@@ -107,8 +113,8 @@ describe('carbonbench measure', () => {
   });
 
   it('--engine vllm against the stub: NVML energy, both figures stored, formulas hold, BPB computed, no process left', async () => {
-    const { dir, db, program } = workdir();
-    const r = await runCli(['measure', '--engine', 'vllm', '--model', 'stub/model-1b', '--program', program, '--batch', '4', '--input-len', '64', '--output-len', '32', '--db', db, '--json'], { env: env(dir), cwd: dir, timeoutMs: 120_000 });
+    const { dir, db, program, model } = workdir();
+    const r = await runCli(['measure', '--engine', 'vllm', '--model', model, '--program', program, '--batch', '4', '--input-len', '64', '--output-len', '32', '--db', db, '--json'], { env: env(dir), cwd: dir, timeoutMs: 120_000 });
     expect(r.exitCode, r.stderr + r.stdout).toBe(0);
     const row = JSON.parse(r.stdout) as Row;
     expect(row).toMatchObject({ status: 'ok', simulated: false, energySource: 'nvml', intensityGKwh: 300 });
@@ -123,12 +129,12 @@ describe('carbonbench measure', () => {
     expect(row.bpb).toBeGreaterThan(0);
     expect(row).toMatchObject({ hardwareId: 'h200', hardwareFallback: false });
     expectFormulas(row, 164_000, 5); // H200 profile: 164 kg per GPU, one GPU
-    expect(liveStubs()).toBe('');
+    expect(liveStubs(dir.slice(-6))).toBe('');
   }, 150_000);
 
   it('--engine llamacpp against the stub: GGUF from the program, energy and tokens agree with the formulas, BPB from llama-perplexity', async () => {
-    const { dir, db, program } = workdir();
-    const r = await runCli(['measure', '--engine', 'llamacpp', '--model', 'stub/model-1b', '--quant', 'q8_0', '--program', program, '--batch', '4', '--input-len', '64', '--output-len', '32', '--db', db, '--json'], { env: env(dir), cwd: dir, timeoutMs: 120_000 });
+    const { dir, db, program, model } = workdir();
+    const r = await runCli(['measure', '--engine', 'llamacpp', '--model', model, '--quant', 'q8_0', '--program', program, '--batch', '4', '--input-len', '64', '--output-len', '32', '--db', db, '--json'], { env: env(dir), cwd: dir, timeoutMs: 120_000 });
     expect(r.exitCode, r.stderr + r.stdout).toBe(0);
     const row = JSON.parse(r.stdout) as Row;
     expect(row).toMatchObject({ status: 'ok', simulated: false, energySource: 'nvml', hardwareId: 'h200' });
@@ -137,27 +143,27 @@ describe('carbonbench measure', () => {
     expect(row.tokensOut).toBeGreaterThan(0);
     expect(row.bpb).toBeGreaterThan(0);
     expectFormulas(row, 164_000, 5);
-    expect(liveStubs()).toBe('');
+    expect(liveStubs(dir.slice(-6))).toBe('');
   }, 150_000);
 
   it('a vLLM that crashes while loading fails the experiment with its last log lines and leaves no process', async () => {
-    const { dir, db, program } = workdir();
-    const r = await runCli(['measure', '--engine', 'vllm', '--model', 'stub/model-1b', '--program', program, '--batch', '2', '--input-len', '32', '--output-len', '16', '--db', db, '--json'], { env: env(dir, { STUB_CRASH_ON_START: '1' }), cwd: dir, timeoutMs: 120_000 });
+    const { dir, db, program, model } = workdir();
+    const r = await runCli(['measure', '--engine', 'vllm', '--model', model, '--program', program, '--batch', '2', '--input-len', '32', '--output-len', '16', '--db', db, '--json'], { env: env(dir, { STUB_CRASH_ON_START: '1' }), cwd: dir, timeoutMs: 120_000 });
     expect(r.exitCode).toBe(1);
     const row = JSON.parse(r.stdout) as Row;
     expect(row.status).toBe('failed');
     expect(row.error).toMatch(/exited with code 1; last log lines:[\s\S]*out of memory/i);
-    expect(liveStubs()).toBe('');
+    expect(liveStubs(dir.slice(-6))).toBe('');
   }, 150_000);
 
   it('a vLLM that hangs with its socket open fails at the start timeout and is killed', async () => {
-    const { dir, db, program } = workdir();
-    const r = await runCli(['measure', '--engine', 'vllm', '--model', 'stub/model-1b', '--program', program, '--batch', '2', '--input-len', '32', '--output-len', '16', '--start-timeout-s', '4', '--db', db, '--json'], { env: env(dir, { STUB_HANG: '1' }), cwd: dir, timeoutMs: 120_000 });
+    const { dir, db, program, model } = workdir();
+    const r = await runCli(['measure', '--engine', 'vllm', '--model', model, '--program', program, '--batch', '2', '--input-len', '32', '--output-len', '16', '--start-timeout-s', '4', '--db', db, '--json'], { env: env(dir, { STUB_HANG: '1' }), cwd: dir, timeoutMs: 120_000 });
     expect(r.exitCode).toBe(1);
     const row = JSON.parse(r.stdout) as Row;
     expect(row.status).toBe('failed');
     expect(row.error).toMatch(/did not become ready within 4 s/);
-    expect(liveStubs()).toBe('');
+    expect(liveStubs(dir.slice(-6))).toBe('');
   }, 150_000);
 
   it('an unknown quantization is refused before anything starts (exit 2)', async () => {

@@ -186,7 +186,8 @@ describe('SIGINT on a real engine process (vLLM stub)', () => {
     const d = dir();
     const db = join(d, 'results.db');
     const program = join(d, 'program.md');
-    writeFileSync(program, `---\nengine: vllm\nmodels: [{ id: stub/m, params: 1e9 }]\nspace: { quant: [bf16], batch: [2], input_len: [32], output_len: [16] }\nbudget: { experiments: 3, experiment_seconds: 60 }\nsafety: { cooldown_max_s: 1 }\n---\n`);
+    const model = `stub/sigint-${d.slice(-6)}`; // unique: other test files run stubs at the same time
+    writeFileSync(program, `---\nengine: vllm\nmodels: [{ id: ${model}, params: 1e9 }]\nspace: { quant: [bf16], batch: [2], input_len: [32], output_len: [16] }\nbudget: { experiments: 3, experiment_seconds: 60 }\nsafety: { cooldown_max_s: 1 }\n---\n`);
     const child = execa(process.execPath, [CLI, 'run', '--program', program, '--db', db, '--json'], {
       cwd: d,
       reject: false,
@@ -218,6 +219,6 @@ describe('SIGINT on a real engine process (vLLM stub)', () => {
     expect(rows(db, 'SELECT status FROM experiments ORDER BY id DESC LIMIT 1')[0]).toEqual({ status: 'interrupted' });
     expect(rows(db, 'SELECT status FROM runs')[0]).toEqual({ status: 'interrupted' });
     const { stdout } = await execa('ps', ['-eo', 'args']);
-    expect(stdout.split('\n').filter((l) => /fakes\/vllm/.test(l))).toEqual([]);
+    expect(stdout.split('\n').filter((l) => /fakes\/vllm/.test(l) && l.includes(model))).toEqual([]);
   }, 120_000);
 });

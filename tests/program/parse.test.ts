@@ -73,10 +73,13 @@ describe('parseProgram', () => {
     expect(errorOf(latin1)).toMatch(/not valid UTF-8/);
   });
 
-  it('keeps model ids with shell metacharacters as plain strings (they only ever reach argv)', () => {
-    const p = parseProgram(GOOD.replace('id: Qwen/Qwen2.5-0.5B-Instruct', 'id: "a;rm -rf $(HOME)/../x"'));
-    expect(p.program.models[0]!.id).toBe('a;rm -rf $(HOME)/../x');
-    expect(errorOf(GOOD.replace('id: Qwen/Qwen2.5-0.5B-Instruct', 'id: "a\\nb"'))).toMatch(/without NUL or line breaks/);
+  it('refuses model ids that are not ids or paths: shell metacharacters, option-like, ".." segments', () => {
+    expect(errorOf(GOOD.replace('id: Qwen/Qwen2.5-0.5B-Instruct', 'id: "a;rm -rf $(HOME)/../x"'))).toMatch(/models\[0\]\.id: .* contains ";"; allowed: a model id/);
+    expect(errorOf(GOOD.replace('id: Qwen/Qwen2.5-0.5B-Instruct', 'id: "--trust-remote-code"'))).toMatch(/starts with "-"/);
+    expect(errorOf(GOOD.replace('id: Qwen/Qwen2.5-0.5B-Instruct', 'id: "models/../../etc"'))).toMatch(/".." path segment/);
+    expect(errorOf(GOOD.replace('id: Qwen/Qwen2.5-0.5B-Instruct', 'id: "a\\nb"'))).toMatch(/contains/);
+    // Ordinary paths with spaces are fine.
+    expect(parseProgram(GOOD.replace('id: Qwen/Qwen2.5-0.5B-Instruct', 'id: "/models/My Model/q8_0.gguf"')).program.models[0]!.id).toBe('/models/My Model/q8_0.gguf');
   });
 });
 
