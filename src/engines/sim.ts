@@ -26,6 +26,7 @@
  * telemetry sim_temp_spike_at_s / sim_temp_spike_s (an 86 °C reading; see src/runner/setup.ts).
  */
 import { EngineError, InputError, describeValue } from '../errors.js';
+import { EPS_S, ceilK, completedBetween, segmentsOnGrid, sleepUntil, tokensOnGrid } from './segment-grid.js';
 import { VirtualClock, type Clock } from '../runner/clock.js';
 import type { LoadGenerator, RequestRecord, Segment } from '../workload/types.js';
 import {
@@ -51,8 +52,6 @@ import type { BpbResult, Engine, EngineContext, EngineServer, ExperimentConfig }
 const MIB = 1024 * 1024;
 /** CUDA context and runtime buffers of a loaded server: an estimate. */
 const RUNTIME_OVERHEAD_MIB = 512;
-/** Seconds of float slack when snapping to the segment grid. */
-const EPS_S = 1e-6;
 
 export const SIM_FAULTS = ['oom', 'crash_mid_window'] as const;
 export type SimFault = (typeof SIM_FAULTS)[number];
@@ -114,12 +113,6 @@ function oomTail(what: string, neededBytes: number, device: SimDevice): string {
     `[sim] loading on GPU ${device.gpuIndex} (${device.hardware.gpuName}, ${gib(totalBytes)} total)`,
     `torch.OutOfMemoryError: CUDA out of memory. ${what} needs ${gib(neededBytes)}; GPU ${device.gpuIndex} has a total capacity of ${gib(totalBytes)} of which ${gib(totalBytes * MEMORY_UTILIZATION)} may be used (simulated)`,
   ].join('\n');
-}
-
-async function sleepUntil(clock: VirtualClock, targetS: number, signal?: AbortSignal): Promise<void> {
-  const now = clock.now();
-  if (targetS > now) await clock.sleep((targetS - now) * 1000, signal);
-  else if (signal?.aborted) throw signal.reason;
 }
 
 export const simEngine: Engine = {
@@ -347,7 +340,7 @@ export class SimLoad implements LoadGenerator {
 
   /** Index of the first grid edge at or after tS. */
   private ceilK(tS: number): number {
-    return Math.ceil(tS - this.originS! - EPS_S);
+    return ceilK(this.originS!, tS);
   }
 
   private requireStarted(what: string): void {
@@ -475,33 +468,17 @@ export class SimLoad implements LoadGenerator {
 
   tokensBetween(fromS: number, toS: number): number {
     if (this.originS === null) return 0;
-    const horizon = this.horizonS();
-    let tokens = 0;
-    // Segment k's tokens sit at its midpoint originS + k + 0.5.
-    const first = Math.max(0, Math.ceil(fromS - this.originS - 0.5 - EPS_S));
-    for (let k = first; ; k++) {
-      const mid = this.originS + k + 0.5;
-      if (mid > toS + EPS_S || mid > horizon + EPS_S) break;
-      tokens += this.segmentTokens(k);
-    }
-    return tokens;
+    return tokensOnGrid(this.originS, this.horizonS(), fromS, toS, (k) => this.segmentTokens(k));
   }
 
   requestsCompletedBetween(fromS: number, toS: number): number {
     this.materialize();
-    return countAtOrBefore(this.successEnds, toS + EPS_S) - countAtOrBefore(this.successEnds, fromS - EPS_S, true);
+    return completedBetween(this.successEnds, fromS, toS);
   }
 
   segments(fromS: number, toS: number): Segment[] {
     if (this.originS === null) return [];
-    const horizon = this.horizonS();
-    const out: Segment[] = [];
-    for (let k = Math.max(0, this.ceilK(fromS)); ; k++) {
-      const segTo = this.edge(k + 1);
-      if (segTo > toS + EPS_S || segTo > horizon + EPS_S) break;
-      out.push({ fromS: this.edge(k), toS: segTo, tokens: this.segmentTokens(k) });
-    }
-    return out;
+    return segmentsOnGrid(this.originS, this.horizonS(), fromS, toS, (k) => this.segmentTokens(k));
   }
 
   requests(): RequestRecord[] {
@@ -520,16 +497,5 @@ export class SimLoad implements LoadGenerator {
   }
 }
 
-/** How many of the ascending `values` are ≤ x (or < x when `strict`). */
-function countAtOrBefore(values: readonly number[], x: number, strict = false): number {
-  let lo = 0;
-  let hi = values.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >> 1;
-    if (strict ? values[mid]! < x : values[mid]! <= x) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
-}
 
 export type { EngineContext };

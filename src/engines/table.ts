@@ -34,6 +34,7 @@
  * latencies: requests carry an end-to-end time (batch × output_len / tok_s) but no TTFT or ITL.
  */
 import { readFileSync, statSync } from 'node:fs';
+import { EPS_S, ceilK, completedBetween, segmentsOnGrid, sleepUntil, tokensOnGrid } from './segment-grid.js';
 import { resolve } from 'node:path';
 import { J_PER_KWH, SECONDS_PER_YEAR } from '../carbon/sci.js';
 import { EngineError, InputError, describeValue } from '../errors.js';
@@ -280,15 +281,7 @@ function requireVirtualClock(clock: Clock): VirtualClock {
   return clock;
 }
 
-async function sleepUntil(clock: VirtualClock, targetS: number, signal?: AbortSignal): Promise<void> {
-  const now = clock.now();
-  if (targetS > now) await clock.sleep((targetS - now) * 1000, signal);
-  else if (signal?.aborted) throw signal.reason;
-}
-
 const MIB = 1024 * 1024;
-/** Seconds of float slack when snapping to the segment grid. */
-const EPS_S = 1e-6;
 
 /** Simulated load time: the sim model's (20 s + 2 s per GB of weights) when params and quant allow, else 20 s. */
 function loadSeconds(params: number | null | undefined, quant: string): number {
@@ -481,7 +474,7 @@ export class TableLoad implements LoadGenerator {
   }
 
   private ceilK(tS: number): number {
-    return Math.ceil(tS - this.originS! - EPS_S);
+    return ceilK(this.originS!, tS);
   }
 
   private horizonS(): number {
@@ -560,32 +553,17 @@ export class TableLoad implements LoadGenerator {
 
   tokensBetween(fromS: number, toS: number): number {
     if (this.originS === null) return 0;
-    const horizon = this.horizonS();
-    let tokens = 0;
-    // Segment k's tokens sit at its midpoint.
-    for (let k = Math.max(0, Math.ceil(fromS - this.originS - 0.5 - EPS_S)); ; k++) {
-      const mid = this.originS + k + 0.5;
-      if (mid > toS + EPS_S || mid > horizon + EPS_S) break;
-      tokens += this.segmentTokens(k);
-    }
-    return tokens;
+    return tokensOnGrid(this.originS, this.horizonS(), fromS, toS, (k) => this.segmentTokens(k));
   }
 
   requestsCompletedBetween(fromS: number, toS: number): number {
     this.materialize();
-    return countAtOrBefore(this.successEnds, toS + EPS_S) - countAtOrBefore(this.successEnds, fromS - EPS_S, true);
+    return completedBetween(this.successEnds, fromS, toS);
   }
 
   segments(fromS: number, toS: number): Segment[] {
     if (this.originS === null) return [];
-    const horizon = this.horizonS();
-    const out: Segment[] = [];
-    for (let k = Math.max(0, this.ceilK(fromS)); ; k++) {
-      const segTo = this.edge(k + 1);
-      if (segTo > toS + EPS_S || segTo > horizon + EPS_S) break;
-      out.push({ fromS: this.edge(k), toS: segTo, tokens: this.segmentTokens(k) });
-    }
-    return out;
+    return segmentsOnGrid(this.originS, this.horizonS(), fromS, toS, (k) => this.segmentTokens(k));
   }
 
   requests(): RequestRecord[] {
@@ -601,13 +579,3 @@ export class TableLoad implements LoadGenerator {
   }
 }
 
-function countAtOrBefore(values: readonly number[], x: number, strict = false): number {
-  let lo = 0;
-  let hi = values.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >> 1;
-    if (strict ? values[mid]! < x : values[mid]! <= x) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
-}
