@@ -34,6 +34,7 @@ import Database from 'better-sqlite3';
 import { StoreError } from '../errors.js';
 import {
   openStore,
+  sqliteDataPath,
   type ColumnKind,
   type ColumnMap,
   type EnergySource,
@@ -231,7 +232,7 @@ export async function openResultsReader(dbPath: string): Promise<ResultsReader> 
   const store = await openStore(dbPath, { readonly: true });
   let db: Database.Database | null = null;
   try {
-    db = new Database(store.location, { readonly: true, fileMustExist: true });
+    db = new Database(sqliteDataPath(store), { readonly: true, fileMustExist: true });
     db.exec('BEGIN');
   } catch (error) {
     db?.close();

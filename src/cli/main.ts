@@ -206,6 +206,14 @@ export function buildProgram(): Command {
     });
 
   program
+    .command('migrate')
+    .description('upgrade results.db to this version\'s schema in place (every writing command also does this)')
+    .action(async (_flags, cmd: Command) => {
+      const { migrateCommand } = await import('./migrate.js');
+      process.exitCode = await migrateCommand(globalOptions(cmd));
+    });
+
+  program
     .command('regions')
     .description('the grid regions with their carbon intensity and sources')
     .action(async (_flags, cmd: Command) => {

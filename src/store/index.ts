@@ -7,7 +7,7 @@ import { StoreInputError, type Store } from './types.js';
 
 export * from './types.js';
 export { LATEST_SCHEMA_VERSION, MIGRATIONS, type Migration } from './migrations.js';
-export { BUSY_TIMEOUT_MS, checkWritable, openSqliteStore, type SqliteStoreOptions } from './sqlite.js';
+export { BUSY_TIMEOUT_MS, checkWritable, migrationOnOpen, openSqliteStore, sqliteDataPath, type SqliteStoreOptions } from './sqlite.js';
 
 export type OpenStoreOptions = SqliteStoreOptions;
 

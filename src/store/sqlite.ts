@@ -14,7 +14,8 @@
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { randomBytes } from 'node:crypto';
-import { closeSync, openSync, rmSync, statSync, statfsSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, rmSync, statSync, statfsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 
 import Database from 'better-sqlite3';
@@ -56,6 +57,11 @@ export const BUSY_TIMEOUT_MS = 5000;
 export interface SqliteStoreOptions {
   /** Open an existing db for queries only: no migration, no writes. */
   readonly?: boolean;
+  /**
+   * Read-only opens of a database with an older schema: called once with a sentence for the user when
+   * the queries run on a migrated temporary copy (see openSqliteStore). Default: stderr.
+   */
+  onNotice?: (message: string) => void;
 }
 
 type Row = Record<string, unknown>;
@@ -105,13 +111,66 @@ export function openSqliteStore(path: string, opts: SqliteStoreOptions = {}): St
       db.pragma('synchronous = FULL');
     }
     const store = new SqliteStore(db, location, readonly);
-    if (readonly) store.checkReadableVersion();
-    else store.migrateSync();
-    return store;
-  } catch (error) {
+    if (!readonly) {
+      store.openedMigration = store.migrateSync();
+      return store;
+    }
+    if (store.checkReadableVersion() === 'current') return store;
+    // Older schema whose missing migrations change what queries read (new columns, tables, view).
+    const copy = migratedCopy(db, location);
     db.close();
+    (opts.onNotice ?? ((m: string) => process.stderr.write(`${m}\n`)))(
+      `note: ${location} has schema version ${copy.fromVersion}, this carbonbench reads version ` +
+        `${LATEST_SCHEMA_VERSION}; reading a migrated temporary copy (the file itself is not changed). ` +
+        `\`carbonbench migrate --db ${location}\` upgrades it in place and makes this faster.`,
+    );
+    return copy.store;
+  } catch (error) {
+    if (db.open) db.close();
     throw toStoreError(error, location, 'open');
   }
+}
+
+/**
+ * A read-only open of an older database: `VACUUM INTO` a private temporary file (works on a read-only
+ * connection and gives a consistent snapshot even while a run writes), migrate that copy, and open it
+ * read-only. The store keeps the original path as its `location` (messages name the user's file) and
+ * deletes the copy on close(). A copy of a large database costs seconds, which is why the notice points
+ * to `carbonbench migrate`.
+ */
+function migratedCopy(source: Database.Database, location: string): { store: SqliteStore; fromVersion: number } {
+  const dir = mkdtempSync(join(tmpdir(), 'carbonbench-migrated-'));
+  const removeDir = (): void => rmSync(dir, { recursive: true, force: true });
+  const path = join(dir, 'results.db');
+  try {
+    source.prepare('VACUUM INTO ?').run(path);
+    const writable = new Database(path, { timeout: BUSY_TIMEOUT_MS });
+    let fromVersion: number;
+    try {
+      fromVersion = new SqliteStore(writable, path, false).migrateSync().fromVersion;
+    } finally {
+      writable.close();
+    }
+    const db = new Database(path, { readonly: true, fileMustExist: true, timeout: BUSY_TIMEOUT_MS });
+    db.pragma('foreign_keys = ON');
+    return { store: new SqliteStore(db, location, true, { dataPath: path, onClose: removeDir }), fromVersion };
+  } catch (error) {
+    removeDir();
+    throw error;
+  }
+}
+
+/** What opening `store` migrated (versions before and after); null for read-only or non-SQLite stores. */
+export function migrationOnOpen(store: Store): MigrationResult | null {
+  return store instanceof SqliteStore ? store.openedMigration : null;
+}
+
+/**
+ * The file a store's data is read from: its location, or the migrated temporary copy of an older
+ * database opened read-only. A second connection (src/analysis/query.ts) must open this one.
+ */
+export function sqliteDataPath(store: Store): string {
+  return store instanceof SqliteStore ? store.dataPath : store.location;
 }
 
 function checkPathForOpen(location: string, readonly: boolean): void {
@@ -203,10 +262,23 @@ class SqliteStore implements Store {
   private savepointSeq = 0;
   private closed = false;
 
-  constructor(db: Database.Database, location: string, readonly: boolean) {
+  /** What the opener's migration did (writable opens). */
+  openedMigration: MigrationResult | null = null;
+  /** Where the data is: `location`, or a migrated temporary copy of it (sqliteDataPath). */
+  readonly dataPath: string;
+  private readonly onClose: (() => void) | null;
+
+  constructor(
+    db: Database.Database,
+    location: string,
+    readonly: boolean,
+    copy: { dataPath: string; onClose: () => void } | null = null,
+  ) {
     this.db = db;
     this.location = location;
     this.readonly = readonly;
+    this.dataPath = copy?.dataPath ?? location;
+    this.onClose = copy?.onClose ?? null;
   }
 
   // --- schema ---------------------------------------------------------------------------------------
@@ -235,8 +307,11 @@ class SqliteStore implements Store {
     return migrate.immediate();
   }
 
-  /** For a read-only open: the schema must be exactly the one this build knows. */
-  checkReadableVersion(): void {
+  /**
+   * For a read-only open: refuses what is not a carbonbench database or is newer than this build;
+   * 'older' when a migration that queries depend on is missing (the opener then reads a migrated copy).
+   */
+  checkReadableVersion(): 'current' | 'older' {
     if (!this.tableNames().includes('schema_version')) {
       this.refuseForeignDatabase();
       throw new StoreInputError(
@@ -246,12 +321,9 @@ class SqliteStore implements Store {
     }
     const version = this.currentVersion();
     this.refuseNewerVersion(version);
-    if (version < LATEST_SCHEMA_VERSION) {
-      throw new StoreInputError(
-        `${this.location} has schema version ${version}; this carbonbench needs version ${LATEST_SCHEMA_VERSION}. ` +
-          `Open it once for writing (any \`carbonbench run\` or \`measure\`) to migrate it, then retry.`,
-      );
-    }
+    // Missing migrations that only add indexes change speed, not answers: read the file as it is.
+    const missing = MIGRATIONS.filter((m) => m.version > version);
+    return missing.every((m) => m.readCompatible === true) ? 'current' : 'older';
   }
 
   private tableNames(): string[] {
@@ -562,6 +634,7 @@ class SqliteStore implements Store {
     this.closed = true;
     this.statements.clear();
     this.db.close();
+    this.onClose?.();
   }
 
   // --- plumbing -------------------------------------------------------------------------------------
