@@ -29,7 +29,8 @@ import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { createInterface } from 'node:readline';
 import { PerformanceObserver, monitorEventLoopDelay, performance } from 'node:perf_hooks';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { cpuSeconds, ensureBuilt, machine, parseArgs, percentile, pin, progress, repoRoot, report, round } from './lib/common.mjs';
 
 const args = parseArgs({
@@ -41,10 +42,11 @@ const args = parseArgs({
   rate: { type: 'number', default: 50000, help: 'tokens/s of the paced runs' },
   'paced-concurrency': { type: 'numbers', default: [64, 256], help: 'concurrencies of the paced runs' },
   'no-pin': { type: 'boolean', default: false, help: 'do not pin client and stub to separate CPUs' },
+  dist: { type: 'string', default: '', help: 'another build of carbonbench (a dist/ folder) to measure, e.g. the previous commit for an A/B run' },
 });
-ensureBuilt();
-const { createOpenAiLoad } = await import('../dist/workload/openai-load.js');
-const { realClock } = await import('../dist/runner/clock.js');
+const distDir = args.dist ? resolve(args.dist) : (ensureBuilt(), join(repoRoot, 'dist'));
+const { createOpenAiLoad } = await import(pathToFileURL(join(distDir, 'workload/openai-load.js')).href);
+const { realClock } = await import(pathToFileURL(join(distDir, 'runner/clock.js')).href);
 
 // Sub-millisecond epoch clock: the stub stamps with the same expression.
 const hiresClock = { now: () => (performance.timeOrigin + performance.now()) / 1000, sleep: realClock.sleep, virtual: false };
@@ -106,6 +108,8 @@ async function runOne(baseUrl, concurrency) {
   const lags = [];
   let matched = 0;
   let unmatched = 0;
+  let coalesced = 0;
+  let stretched = 0;
   for (const r of load.records()) {
     if (!r.success || r.startS < fromS || r.endS > toS) continue;
     const sends = sendLog[load.prompts.prompt(r.promptIndex).slice(0, 8).join('.')];
@@ -117,7 +121,11 @@ async function runOne(baseUrl, concurrency) {
     let arrivalS = r.startS + r.ttftMs / 1000;
     lags.push((arrivalS - sends[0]) * 1000);
     for (let i = 0; i < r.itlMs.length; i++) {
-      errors.push(Math.abs(r.itlMs[i] - (sends[i + 1] - sends[i]) * 1000));
+      const stubMs = (sends[i + 1] - sends[i]) * 1000;
+      errors.push(Math.abs(r.itlMs[i] - stubMs));
+      // Two chunks of one stream delivered by one socket read (the client read later than the second send).
+      if (r.itlMs[i] < 0.05 && stubMs > 0.5) coalesced++;
+      else if (r.itlMs[i] > stubMs + 1) stretched++;
       arrivalS += r.itlMs[i] / 1000;
       lags.push((arrivalS - sends[i + 1]) * 1000);
     }
@@ -136,6 +144,8 @@ async function runOne(baseUrl, concurrency) {
     itl_error_ms_p99: round(percentile(errors, 0.99), 4),
     itl_error_ms_max: round(percentile(errors, 1), 3),
     itl_pairs: errors.length,
+    itl_pairs_coalesced: coalesced,
+    itl_pairs_late_over_1ms: stretched,
     requests_compared: matched,
     requests_unmatched: unmatched,
     lag_ms_p50: round(percentile(lags, 0.5), 3),

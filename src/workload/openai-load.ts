@@ -475,6 +475,18 @@ class OpenAiLoadImpl implements OpenAiLoad {
 
       let arrivalS = st.startS;
       const parser = new SseParser((ev) => this.onEvent(st, ev.data, arrivalS));
+      // Stamp now, parse later (issue 7, ITL accuracy): a decode step of a busy server is a burst of one
+      // chunk per stream, which Node delivers as one 'data' event per socket in a row. Parsing each chunk
+      // in its own event (SSE, JSON, accounting) would delay the stamps of the sockets behind it by the
+      // whole parse cost; queued here, every socket of the burst is stamped after Node's HTTP share only,
+      // and one setImmediate parses the lot, each piece with its own arrival time.
+      const pending: { s: string; arrivalS: number }[] = [];
+      const flush = (): void => {
+        for (const piece of pending.splice(0)) {
+          arrivalS = piece.arrivalS;
+          parser.push(piece.s);
+        }
+      };
       const req = this.mod.request(this.completionsUrl, {
         method: 'POST',
         agent: this.agent,
@@ -513,12 +525,13 @@ class OpenAiLoadImpl implements OpenAiLoad {
         res.setEncoding('utf8');
         res.on('data', (s: string) => {
           // One clock read per network read: every chunk in it arrived at the same moment.
-          arrivalS = clock.now();
-          this.lastContactS = arrivalS;
-          parser.push(s);
+          const t = clock.now();
+          this.lastContactS = t;
+          if (pending.push({ s, arrivalS: t }) === 1) setImmediate(flush);
         });
         res.on('end', () => {
           ended = true;
+          flush();
           parser.end();
           settle('ok', null);
         });
