@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
 import { LATEST_SCHEMA_VERSION, MIGRATIONS, SCHEMA_VERSION_TABLE_SQL } from '../../src/store/migrations.js';
+import { RESULT_COLUMNS } from '../../src/analysis/query.js';
 import { openSqliteStore } from '../../src/store/index.js';
 import { newExperiment, newRun, tempDir, track } from './helpers.js';
 
@@ -35,6 +36,16 @@ describe('time-resolved intensity migration', () => {
     const row = check.prepare('SELECT region, intensity_g_kwh, intensity_provider, intensity_static_g_kwh, sci_static_ug, sci_ug FROM results').get();
     check.close();
     expect(row).toEqual({ region: 'FR', intensity_g_kwh: 44.2, intensity_provider: null, intensity_static_g_kwh: null, sci_static_ug: null, sci_ug: 3.5 });
+  });
+
+  it('the exports read every column of the results view, in its order (RESULT_COLUMNS)', async () => {
+    const path = join(tempDir(), 'results.db');
+    await track(openSqliteStore(path)).close();
+    const db = new Database(path, { readonly: true });
+    const columns = (db.prepare('PRAGMA table_info(results)').all() as { name: string }[]).map((c) => c.name);
+    db.close();
+    expect(Object.values(RESULT_COLUMNS).map(([c]) => c)).toEqual(columns);
+    expect(columns).toEqual(expect.arrayContaining(['intensity_provider', 'intensity_at', 'intensity_static_g_kwh', 'sci_static_ug']));
   });
 
   it('stores and reads the new experiment fields; CHECK refuses an unknown provider', async () => {
