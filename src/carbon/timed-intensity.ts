@@ -17,7 +17,7 @@ import {
   type ProviderEnv,
   type WattTimeSignal,
 } from './providers.js';
-import type { IntensityChoice } from './regions.js';
+import { DEFAULT_REGION, type IntensityChoice } from './regions.js';
 
 /** A point that ended at most this long before the midpoint stands in for an unpublished one (data lag). */
 export const MAX_LAG_S = 6 * 3600;
@@ -79,7 +79,7 @@ export function makeProvider(config: CarbonIntensityConfig, staticRegion: string
     case 'static':
       return null;
     case 'electricitymaps':
-      return new ElectricityMapsProvider(config.zone ?? staticRegion ?? 'US-NE-ISNE', opts);
+      return new ElectricityMapsProvider(config.zone ?? staticRegion ?? DEFAULT_REGION, opts);
     case 'watttime':
       return new WattTimeProvider(config.zone ?? '', config.signal ?? 'co2_moer', opts);
   }

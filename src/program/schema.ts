@@ -93,6 +93,9 @@ export const programSchema = z.strictObject({
       if (provider === 'watttime' && c.zone === undefined) {
         ctx.addIssue({ code: 'custom', path: ['zone'], message: 'allowed: a WattTime region such as CAISO_NORTH (required when intensity_provider is watttime)' });
       }
+      if (provider === 'electricitymaps' && c.zone === undefined && c.region === undefined && c.intensity !== undefined) {
+        ctx.addIssue({ code: 'custom', path: ['zone'], message: 'allowed: an Electricity Maps zone such as US-NE-ISNE (required when intensity is given instead of region; otherwise the zone defaults to region)' });
+      }
       if (c.signal !== undefined && provider !== 'watttime') {
         ctx.addIssue({ code: 'custom', path: ['signal'], message: `allowed: only with intensity_provider: watttime (got intensity_provider ${provider})` });
       }

@@ -26,6 +26,7 @@ describe('carbon.intensity_provider, zone, signal', () => {
     ['{ intensity_provider: Electricity-Maps }', /carbon\.intensity_provider: "Electricity-Maps" \(string\) — allowed: static, electricitymaps, watttime/],
     ['{ intensity_provider: watttime, signal: co2_moer }', /carbon\.zone: missing — allowed: a WattTime region such as CAISO_NORTH \(required when intensity_provider is watttime\)/],
     ['{ intensity_provider: watttime, zone: CAISO_NORTH, signal: health_damage }', /carbon\.signal: "health_damage" \(string\) — allowed: co2_moer, co2_aoer \(WattTime only\)/],
+    ['{ intensity: 300, intensity_provider: electricitymaps }', /carbon\.zone: missing — allowed: an Electricity Maps zone such as US-NE-ISNE \(required when intensity is given instead of region/],
     ['{ region: FR, zone: FR }', /carbon\.zone: "FR" \(string\) — allowed: only with intensity_provider electricitymaps or watttime/],
     ['{ intensity_provider: electricitymaps, zone: "a b" }', /carbon\.zone: "a b" \(string\) — allowed: a provider zone or region id/],
   ])('%s is refused, naming key, value and what is allowed', (carbon, message) => {
