@@ -130,9 +130,18 @@ export class IntensityResolver {
     if (!provider) return this.staticResult({ source: staticSource });
     const midS = (fromS + toS) / 2;
     const key = { provider: provider.name, zone: provider.zone, signal: provider.signal };
-    const cached = async (): Promise<TimedPoint[]> => (await this.opts.store.listIntensityPoints(key, midS - MAX_LAG_S - 86_400, midS + 1)).map(fromCache);
+    // The cache only saves requests: a store error here must not fail the experiment either.
+    const cached = async (): Promise<TimedPoint[]> => {
+      try {
+        return (await this.opts.store.listIntensityPoints(key, midS - MAX_LAG_S - 86_400, midS + 1)).map(fromCache);
+      } catch (err) {
+        this.opts.log?.warn({ err }, 'intensity_cache could not be read');
+        return [];
+      }
+    };
 
-    let selection = selectPoint(await cached(), midS);
+    const known = await cached();
+    let selection = selectPoint(known, midS);
     let origin = 'results.db intensity_cache';
     const now = this.nowS();
     if ((!selection || selection.lagged) && now >= this.blockedUntilS && now - this.lastFetchS >= (selection ? REFETCH_AFTER_S : 0)) {
@@ -140,8 +149,10 @@ export class IntensityResolver {
       this.fetches++;
       try {
         const points = await provider.fetchAround(midS, now);
-        if (points.length > 0) await this.opts.store.putIntensityPoints(points.map(toCacheEntry));
-        const fresh = selectPoint(await cached(), midS);
+        if (points.length > 0) {
+          await this.opts.store.putIntensityPoints(points.map(toCacheEntry)).catch((err: unknown) => this.opts.log?.warn({ err }, 'intensity_cache could not be written'));
+        }
+        const fresh = selectPoint([...points, ...known], midS);
         if (fresh) {
           selection = fresh;
           origin = 'fetched now, cached in results.db';

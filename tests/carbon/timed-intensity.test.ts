@@ -153,6 +153,14 @@ describe('IntensityResolver', () => {
     expect(down.fetches).toBe(2);
   });
 
+  it('a store that cannot read or write the cache does not fail the lookup: the fresh answer is used', async () => {
+    const stub = await stubWith({ emStartS: T0, emHours: 3, emGPerKwh: () => 99 });
+    const { store } = tempStore();
+    await store.close(); // every store call now throws StoreError
+    const r = new IntensityResolver({ store, staticChoice: STATIC, provider: em(stub.url), nowS: () => T0 + 3 * 3600 });
+    expect(await r.resolve(T0 + 60, T0 + 120)).toMatchObject({ intensityGPerKwh: 99, provider: 'electricitymaps', fallback: false });
+  });
+
   it('WattTime: the 5-minute point covering the midpoint, converted to g/kWh', async () => {
     const stub = await stubWith({ wtLbsPerMwh: (t) => (t - T0 + 3600) / 300 });
     const { store } = tempStore();
