@@ -21,7 +21,7 @@ import { DEFAULT_REGION, type IntensityChoice } from './regions.js';
 
 /** A point that ended at most this long before the midpoint stands in for an unpublished one (data lag). */
 export const MAX_LAG_S = 6 * 3600;
-/** After a fetch that did not cover the time, wait this long (wall clock) before asking again. */
+/** After a fetch that did not cover the time, wait this long (wall clock) before asking about the same hour again. */
 export const REFETCH_AFTER_S = 300;
 
 /** A data point as selection needs it (cache rows and fresh points both fit). */
@@ -105,6 +105,7 @@ export class IntensityResolver {
   private blockedUntilS = -Infinity;
   private lastFailure: string | null = null;
   private lastFetchS = -Infinity;
+  private lastFetchHour: number | null = null;
   /** HTTP lookups made (tests). */
   fetches = 0;
 
@@ -144,11 +145,18 @@ export class IntensityResolver {
     let selection = selectPoint(known, midS);
     let origin = 'results.db intensity_cache';
     const now = this.nowS();
-    if ((!selection || selection.lagged) && now >= this.blockedUntilS && now - this.lastFetchS >= (selection ? REFETCH_AFTER_S : 0)) {
+    // Ask when nothing covers the midpoint, unless the provider failed recently (blockedUntilS) or was
+    // asked about the same hour less than REFETCH_AFTER_S ago (an unpublished hour stays so for a while).
+    const hour = Math.floor(midS / 3600);
+    const askedLately = hour === this.lastFetchHour && now - this.lastFetchS < REFETCH_AFTER_S;
+    if ((!selection || selection.lagged) && now >= this.blockedUntilS && !askedLately) {
       this.lastFetchS = now;
+      this.lastFetchHour = null;
+      this.lastFailure = null;
       this.fetches++;
       try {
         const points = await provider.fetchAround(midS, now);
+        this.lastFetchHour = hour; // answered: the same hour is asked again after REFETCH_AFTER_S
         if (points.length > 0) {
           await this.opts.store.putIntensityPoints(points.map(toCacheEntry)).catch((err: unknown) => this.opts.log?.warn({ err }, 'intensity_cache could not be written'));
         }
@@ -157,7 +165,6 @@ export class IntensityResolver {
           selection = fresh;
           origin = 'fetched now, cached in results.db';
         }
-        if (!selection) this.lastFailure = `${provider.label}: no data point within ${MAX_LAG_S / 3600} h before ${iso(midS)}`;
       } catch (err) {
         const e = err instanceof ProviderError ? err : new ProviderError((err as Error).message, 'network');
         this.lastFailure = `${provider.label}: ${e.message}`;

@@ -108,6 +108,9 @@ describe('IntensityResolver', () => {
     // The next experiment a minute later does not ask again at once (REFETCH_AFTER_S).
     await r.resolve(T0 + 3.5 * 3600 + 60, T0 + 3.5 * 3600 + 120);
     expect(stub.requests).toHaveLength(1);
+    // An experiment in the next hour asks again at once (that hour may have other data).
+    expect((await r.resolve(T0 + 4.2 * 3600, T0 + 4.2 * 3600 + 60)).estimated).toBe(true);
+    expect(stub.requests).toHaveLength(2);
   });
 
   it.each([
