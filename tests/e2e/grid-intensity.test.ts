@@ -168,6 +168,18 @@ describe('carbonbench run with a time-resolved grid intensity', () => {
     expect(new Set(rows.map((x) => x.intensity_g_kwh)).size).toBeGreaterThan(1);
     expect(stub.requests.filter((q) => q.path === '/login')).toHaveLength(1);
     assertNoSecret(dir, [WT_PASSWORD]);
+
+    // The lookups (real HTTP) must not move the sim engine's virtual clock: the same seed without a
+    // provider measures the same windows and energies. (They once did: the sim telemetry advanced time
+    // while the thermal watchdog listened during the HTTP call, and the next cooldown gate hung.)
+    const staticDir = mkdtempSync(join(tmpdir(), 'cb-grid-e2e-'));
+    const staticDb = join(staticDir, 'results.db');
+    const s = await runCli(['run', '--program', program(staticDir, 'intensity_provider: static'), '--db', staticDb, '--json'], { cwd: staticDir });
+    expect(s.exitCode, s.stderr).toBe(0);
+    const staticRows = okRows(staticDb);
+    expect(staticRows.map((x) => [x.window_start_t_s, x.window_end_t_s, x.energy_j, x.tokens_out])).toEqual(rows.map((x) => [x.window_start_t_s, x.window_end_t_s, x.energy_j, x.tokens_out]));
+    expect(staticRows.map((x) => x.sci_ug)).toEqual(rows.map((x) => x.sci_static_ug));
+    expect(staticRows.every((x) => x.intensity_provider === 'static' && x.intensity_fallback === null && x.intensity_estimated === null)).toBe(true);
   }, 90_000);
 
   it('provider down: the run completes, every experiment scored with the static figure and flagged', async () => {
