@@ -37,6 +37,12 @@ export const REDACT_PATHS = [
   '*.headers.authorization',
   'password',
   '*.password',
+  // Grid intensity providers (issue 9 part 2): the Electricity Maps header and WattTime's bearer token.
+  // Their environment variables (ELECTRICITYMAPS_API_KEY, WATTTIME_PASSWORD) are masked by name too.
+  'headers["auth-token"]',
+  '*.headers["auth-token"]',
+  'token',
+  '*.token',
 ];
 
 export interface LoggerOptions {

@@ -31,6 +31,21 @@ describe('logging', () => {
     expect(JSON.stringify(lines[2])).toContain('401 for [REDACTED]');
   });
 
+  it('redacts the grid intensity providers\' keys: the auth-token header, a token field, and the environment values', () => {
+    process.env.ELECTRICITYMAPS_API_KEY = 'em-key-55555555';
+    process.env.WATTTIME_PASSWORD = 'wt-password-4444';
+    const file = join(mkdtempSync(join(tmpdir(), 'cb-log-')), 'run.log');
+    const log = createLogger({ file, console: false });
+    log.info({ request: { headers: { 'auth-token': 'header-value-123' } }, token: 'jwt-abc-123', watttime: { token: 'jwt-def-456' } }, 'provider call');
+    log.warn('login failed for wt-password-4444 / em-key-55555555');
+    log.flush();
+    const text = readFileSync(file, 'utf8');
+    for (const secret of ['header-value-123', 'jwt-abc-123', 'jwt-def-456', 'wt-password-4444', 'em-key-55555555']) expect(text).not.toContain(secret);
+    expect(JSON.parse(text.split('\n')[0]!)).toMatchObject({ request: { headers: { 'auth-token': '[REDACTED]' } }, token: '[REDACTED]', watttime: { token: '[REDACTED]' } });
+    delete process.env.ELECTRICITYMAPS_API_KEY;
+    delete process.env.WATTTIME_PASSWORD;
+  });
+
   it('only masks secret-looking variables of useful length', () => {
     const values = secretValues({ OPENAI_API_KEY: SECRET, HOME: '/root/very/long/path', SHORT_TOKEN: 'abc', DB_PASSWORD: 'hunter2hunter2' });
     expect(values).toEqual([SECRET, 'hunter2hunter2']);

@@ -91,6 +91,15 @@ export interface ResultRow {
   bpb: number | null;
   region: string | null;
   intensityGKwh: number | null;
+  /** Issue 9 part 2: whose intensity (static or a time-resolved provider) and the static comparison. */
+  intensityProvider: string | null;
+  intensityZone: string | null;
+  intensitySignal: string | null;
+  intensityAt: string | null;
+  intensityEstimated: boolean | null;
+  intensityFallback: boolean | null;
+  intensityStaticGKwh: number | null;
+  sciStaticUg: number | null;
   embodiedG: number | null;
   hardwareId: string | null;
   hardwareFallback: boolean | null;
@@ -141,6 +150,14 @@ export const RESULT_COLUMNS: ColumnMap<ResultRow> = {
   bpb: ['bpb', 'real'],
   region: ['region', 'text'],
   intensityGKwh: ['intensity_g_kwh', 'real'],
+  intensityProvider: ['intensity_provider', 'text'],
+  intensityZone: ['intensity_zone', 'text'],
+  intensitySignal: ['intensity_signal', 'text'],
+  intensityAt: ['intensity_at', 'text'],
+  intensityEstimated: ['intensity_estimated', 'bool'],
+  intensityFallback: ['intensity_fallback', 'bool'],
+  intensityStaticGKwh: ['intensity_static_g_kwh', 'real'],
+  sciStaticUg: ['sci_static_ug', 'real'],
   embodiedG: ['embodied_g', 'real'],
   hardwareId: ['hardware_id', 'text'],
   hardwareFallback: ['hardware_fallback', 'bool'],

@@ -33,6 +33,23 @@ export function recalcJson(r: CarbonRecalc): Record<string, unknown> {
   };
 }
 
+/**
+ * What the run stored: with a time-resolved provider (issue 9 part 2) both the figure SCI used and the
+ * static one; older rows and static runs one line.
+ */
+export function storedLines(exp: ExperimentRecord): string[] {
+  const staticLine = `${exp.region ?? 'given intensity'} ${exp.intensityStaticGKwh ?? exp.intensityGKwh ?? '–'} gCO2e/kWh`;
+  if (exp.intensityProvider === null || exp.intensityProvider === 'static') {
+    const fallback = exp.intensityFallback === true ? ` (static fallback: the provider failed, see provenance: ${String(exp.provenance?.intensity_g_kwh ?? '')})` : '';
+    return [`stored: ${staticLine} → SCI ${round(exp.sciUg)} µgCO2e/token${fallback}`];
+  }
+  const flags = exp.intensityEstimated === true ? ', estimated' : '';
+  return [
+    `stored (time-resolved): ${exp.intensityProvider} ${exp.intensityZone ?? ''} ${exp.intensitySignal ?? ''} ${exp.intensityGKwh ?? '–'} gCO2e/kWh, data point of ${exp.intensityAt ?? '–'}${flags} → SCI ${round(exp.sciUg)} µgCO2e/token`.replace(/\s+/g, ' '),
+    `static figure: ${staticLine} → SCI ${round(exp.sciStaticUg)} µgCO2e/token`,
+  ];
+}
+
 export async function calcCommand(flags: CalcFlags, global: GlobalOptions): Promise<number> {
   if (flags.experiment === undefined) throw new InputError('calc needs --experiment ID (an experiment id from `carbonbench top` or the results view)');
   const id = Number(flags.experiment);
@@ -73,7 +90,22 @@ export async function calcCommand(flags: CalcFlags, global: GlobalOptions): Prom
         window_s: results[0]!.windowS,
         j_per_token: results[0]!.sci.jPerToken,
       },
-      stored: { region: exp.region, intensity_g_kwh: exp.intensityGKwh, sci_op_ug: exp.sciOpUg, sci_emb_ug: exp.sciEmbUg, sci_ug: exp.sciUg },
+      stored: {
+        region: exp.region,
+        intensity_g_kwh: exp.intensityGKwh,
+        sci_op_ug: exp.sciOpUg,
+        sci_emb_ug: exp.sciEmbUg,
+        sci_ug: exp.sciUg,
+        intensity_provider: exp.intensityProvider,
+        intensity_zone: exp.intensityZone,
+        intensity_signal: exp.intensitySignal,
+        intensity_at: exp.intensityAt,
+        intensity_estimated: exp.intensityEstimated,
+        intensity_fallback: exp.intensityFallback,
+        intensity_static_g_kwh: exp.intensityStaticGKwh,
+        sci_static_ug: exp.sciStaticUg,
+        intensity_source: typeof exp.provenance?.intensity_g_kwh === 'string' ? exp.provenance.intensity_g_kwh : null,
+      },
       embodied: {
         basis: e.basis,
         te_g: e.embodiedTotalG,
@@ -94,7 +126,7 @@ export async function calcCommand(flags: CalcFlags, global: GlobalOptions): Prom
         `experiment ${exp.id}: ${exp.model} ${exp.quant ?? ''} batch ${exp.batch ?? '–'} in/out ${exp.inputLen ?? '–'}/${exp.outputLen ?? '–'} (${exp.engine})${exp.simulated ? ' SIMULATED' : ''}`,
         `energy: ${round(r0.energyJ, 6)} J over ${round(r0.windowS, 5)} s for ${r0.tokensOut} tokens (${round(r0.sci.jPerToken, 4)} J/token)`,
         `embodied: ${round(r0.sci.embodiedG, 4)} gCO2e for the window (${e.basis}: ${e.description})`,
-        `stored: ${exp.region ?? 'given intensity'} ${exp.intensityGKwh ?? '–'} gCO2e/kWh → SCI ${round(exp.sciUg)} µgCO2e/token`,
+        ...storedLines(exp),
         '',
       ].join('\n'),
     );

@@ -9,6 +9,7 @@ import { parseProgram, type ParsedProgram } from '../program/parse.js';
 import { MODEL_REF_ALLOWED, modelRefProblem } from '../program/schema.js';
 import { DEFAULT_PROTOCOL, runExperiment } from '../runner/experiment.js';
 import { ServerPool } from '../runner/server-pool.js';
+import { timedIntensityOf } from '../runner/run.js';
 import { openSession, simFaultsOf } from '../runner/setup.js';
 import { engineOptionFlags, gpuListFlag, intFlag, numberFlag } from './flags.js';
 import { printJson, printText, sig, type GlobalOptions } from './output.js';
@@ -84,6 +85,7 @@ export async function measureCommand(flags: MeasureFlags, global: GlobalOptions)
       embodiedKg: carbon.embodied_kg,
       lifetimeYears: carbon.lifetime_years,
       gpusTotal: carbon.gpus_total,
+      ...(program ? { timed: timedIntensityOf(program.carbon) } : {}),
     },
     consoleLog: !global.json && process.stderr.isTTY,
     simHardware: typeof config.engineOptions?.sim_hardware === 'string' ? config.engineOptions.sim_hardware : undefined,

@@ -3,7 +3,10 @@
  * value and what is allowed. Unknown keys are errors (a typo must not silently fall back to a default).
  */
 import { z } from 'zod';
+import { INTENSITY_PROVIDERS, WATTTIME_SIGNALS } from '../carbon/providers.js';
 import { ENGINE_NAMES } from '../engines/types.js';
+
+const ZONE_ALLOWED = 'a provider zone or region id of letters, digits, _ and - such as US-NE-ISNE or CAISO_NORTH';
 
 const positiveInt = (what: string, max: number) =>
   z.number({ error: `allowed: ${what}` }).int({ error: `allowed: ${what}` }).min(1, { error: `allowed: ${what}` }).max(max, { error: `allowed: ${what}` });
@@ -80,6 +83,25 @@ export const programSchema = z.strictObject({
       embodied_kg: z.number({ error: 'allowed: kgCO2e >= 0' }).min(0, { error: 'allowed: kgCO2e >= 0' }).max(1e7).optional(),
       lifetime_years: z.number({ error: 'allowed: years above 0, at most 30' }).positive({ error: 'allowed: years above 0, at most 30' }).max(30, { error: 'allowed: years above 0, at most 30' }).optional(),
       gpus_total: positiveInt('an integer from 1 to 1024', 1024).optional(),
+      // Issue 9 part 2: time-resolved grid intensity (keys from the environment, never here).
+      intensity_provider: z.enum(INTENSITY_PROVIDERS, { error: `allowed: ${INTENSITY_PROVIDERS.join(', ')}` }).optional(),
+      zone: z.string({ error: `allowed: ${ZONE_ALLOWED}` }).regex(/^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/, { error: `allowed: ${ZONE_ALLOWED}` }).optional(),
+      signal: z.enum(WATTTIME_SIGNALS, { error: `allowed: ${WATTTIME_SIGNALS.join(', ')} (WattTime only)` }).optional(),
+    })
+    .superRefine((c, ctx) => {
+      const provider = c.intensity_provider ?? 'static';
+      if (provider === 'watttime' && c.zone === undefined) {
+        ctx.addIssue({ code: 'custom', path: ['zone'], message: 'allowed: a WattTime region such as CAISO_NORTH (required when intensity_provider is watttime)' });
+      }
+      if (provider === 'electricitymaps' && c.zone === undefined && c.region === undefined && c.intensity !== undefined) {
+        ctx.addIssue({ code: 'custom', path: ['zone'], message: 'allowed: an Electricity Maps zone such as US-NE-ISNE (required when intensity is given instead of region; otherwise the zone defaults to region)' });
+      }
+      if (c.signal !== undefined && provider !== 'watttime') {
+        ctx.addIssue({ code: 'custom', path: ['signal'], message: `allowed: only with intensity_provider: watttime (got intensity_provider ${provider})` });
+      }
+      if (c.zone !== undefined && provider === 'static') {
+        ctx.addIssue({ code: 'custom', path: ['zone'], message: 'allowed: only with intensity_provider electricitymaps or watttime (the static figure comes from region or intensity)' });
+      }
     })
     .default({}),
   safety: z

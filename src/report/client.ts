@@ -163,6 +163,22 @@ class Report {
   region(r: number): string | null {
     return this.str(this.d.dict.region, this.d.exp.region[r]!);
   }
+  /** `static`, `electricitymaps`, `watttime`; null for rows from before time-resolved intensity. */
+  intensityProvider(r: number): string | null {
+    return this.str(this.d.dict.intensityProvider, this.d.exp.intensityProvider[r] ?? -1);
+  }
+  /** Time-resolved: a provider's figure (not the static one) scored this experiment. */
+  timeResolved(r: number): boolean {
+    const p = this.intensityProvider(r);
+    return p !== null && p !== 'static';
+  }
+  /** How the stored intensity was obtained, in words. */
+  intensityText(r: number): string {
+    const e = this.d.exp;
+    const staticText = `${this.region(r) ?? 'custom intensity'} at ${fmt(e.intensityStaticGKwh[r] ?? e.intensityGKwh[r])} gCO₂e/kWh`;
+    if (!this.timeResolved(r)) return `${staticText}${e.intensityFallback[r] === 1 ? ' (static fallback: the time-resolved provider failed)' : ''}`;
+    return `${this.intensityProvider(r)} ${fmt(e.intensityGKwh[r])} gCO₂e/kWh for ${e.intensityAt[r] ?? '–'}${e.intensityEstimated[r] === 1 ? ' (estimated)' : ''}`;
+  }
   hardware(r: number): string | null {
     return this.str(this.d.dict.hardware, this.d.exp.hardware[r]!);
   }
@@ -765,7 +781,8 @@ function renderDetails(rep: Report, r: number, region: ReportRegion, res: CalcRe
     ['Measured', `${fmt(e.energyJ[r])} J over ${fmt(e.windowS[r])} s for ${fmtInt(e.tokensOut[r])} tokens = ${fmt(res?.jPerToken)} J/token (±${fmt((e.energyCiRel[r] ?? NaN) * 100, 2)}% at 95%) · ${fmt(e.tokS[r])} tokens/s · BPB ${fmt(e.bpb[r])}`],
     ['Energy source', rep.energySource(r)],
     ['Embodied (M)', res ? `${fmt(res.embodiedG)} gCO₂e for the window (${rep.d.embodied[e.embodied[r]!]?.description ?? '–'}) · hardware profile ${rep.hardware(r) ?? '–'}` : '–'],
-    ['As stored', `${storedRegion ?? 'custom intensity'} at ${fmt(e.intensityGKwh[r])} gCO₂e/kWh → ${fmt(e.sciUg[r])} µgCO₂e/token`],
+    ['As stored', `${rep.intensityText(r)} → ${fmt(e.sciUg[r])} µgCO₂e/token`],
+    ...(rep.timeResolved(r) ? [['Static figure', `${storedRegion ?? 'custom intensity'} at ${fmt(e.intensityStaticGKwh[r])} gCO₂e/kWh → ${fmt(e.sciStaticUg[r])} µgCO₂e/token`] as [string, Child]] : []),
     ['This grid', `${region.name} (${region.id}): ${fmt(region.intensityGPerKwh)} gCO₂e/kWh, ${region.year ?? 'year n/a'}, ${region.basis}; source: ${region.source}`],
     ['Per million tokens', res ? `${fmt(res.sciUg)} gCO₂e on this grid` : '–'],
   ];
@@ -868,10 +885,10 @@ function renderMethodology(rep: Report): void {
     const rows: HTMLTableRowElement[] = [];
     for (let r = 0; r < rep.n; r++) {
       rows.push(
-        el('tr', {}, num(e.id[r]), td([rep.model(r), rep.simulated(r) ? badge('simulated', 'sim') : null], 'model'), td(rep.configText(r)), td(rep.energySource(r)), num(e.energyJ[r]), td(fmtInt(e.tokensOut[r]), 'num'), num(e.windowS[r]), td(e.energyCiRel[r] === null || e.energyCiRel[r] === undefined ? '–' : `±${fmt(e.energyCiRel[r]! * 100, 2)}%`, 'num'), td(rep.region(r) ?? 'custom'), num(e.intensityGKwh[r]), num(e.sciUg[r])),
+        el('tr', {}, num(e.id[r]), td([rep.model(r), rep.simulated(r) ? badge('simulated', 'sim') : null], 'model'), td(rep.configText(r)), td(rep.energySource(r)), num(e.energyJ[r]), td(fmtInt(e.tokensOut[r]), 'num'), num(e.windowS[r]), td(e.energyCiRel[r] === null || e.energyCiRel[r] === undefined ? '–' : `±${fmt(e.energyCiRel[r]! * 100, 2)}%`, 'num'), td(rep.region(r) ?? 'custom'), num(e.intensityGKwh[r]), td(rep.timeResolved(r) ? rep.intensityText(r) : e.intensityFallback[r] === 1 ? 'static (fallback)' : 'static'), num(e.sciUg[r]), num(rep.timeResolved(r) ? e.sciStaticUg[r] : null)),
       );
     }
-    expHost.append(table([['#', 'num'], 'Model', 'Config', 'Energy source', ['Energy J', 'num'], ['Tokens', 'num'], ['Window s', 'num'], ['95% CI J/token', 'num'], 'Region', ['gCO₂e/kWh', 'num'], ['SCI µg/token', 'num']], rows));
+    expHost.append(table([['#', 'num'], 'Model', 'Config', 'Energy source', ['Energy J', 'num'], ['Tokens', 'num'], ['Window s', 'num'], ['95% CI J/token', 'num'], 'Region', ['gCO₂e/kWh', 'num'], 'Intensity source', ['SCI µg/token', 'num'], ['Static SCI µg/token', 'num']], rows));
   });
 
   const hw = byId('method-hardware');

@@ -73,7 +73,8 @@ export function assembleReportData(runs: readonly RunRecord[], all: readonly Exp
   const exp: ExperimentColumns = {
     id: [], run: [], model: [], family: [], quant: [], engine: [], phase: [], energySource: [], region: [], hardware: [], rationale: [],
     params: [], batch: [], inputLen: [], outputLen: [], tokS: [], sciUg: [], sciOpUg: [], sciEmbUg: [], bpb: [],
-    energyJ: [], tokensOut: [], windowS: [], embodied: [], intensityGKwh: [], energyCiRel: [], simulated: [], pareto: [], throttled: [],
+    energyJ: [], tokensOut: [], windowS: [], embodied: [], intensityGKwh: [],
+    intensityProvider: [], intensityAt: [], intensityEstimated: [], intensityFallback: [], intensityStaticGKwh: [], sciStaticUg: [], energyCiRel: [], simulated: [], pareto: [], throttled: [],
   };
   for (const e of scored) {
     exp.id.push(e.id);
@@ -112,6 +113,12 @@ export function assembleReportData(runs: readonly RunRecord[], all: readonly Exp
       exp.embodied.push(i);
     }
     exp.intensityGKwh.push(e.intensityGKwh);
+    exp.intensityProvider.push(dicts.index('intensityProvider', e.intensityProvider));
+    exp.intensityAt.push(e.intensityAt);
+    exp.intensityEstimated.push(e.intensityEstimated === true ? 1 : 0);
+    exp.intensityFallback.push(e.intensityFallback === true ? 1 : 0);
+    exp.intensityStaticGKwh.push(e.intensityStaticGKwh);
+    exp.sciStaticUg.push(e.sciStaticUg);
     exp.energyCiRel.push(e.energyCiRel);
     exp.simulated.push(e.simulated ? 1 : 0);
     const flag = analysis.pareto.flag(e.id);
@@ -219,7 +226,7 @@ function hardwareUsed(runs: readonly RunRecord[], scored: readonly ExperimentRec
 }
 
 class Dictionaries {
-  readonly values: ReportDictionaries = { model: [], family: [], quant: [], engine: [], phase: [], energySource: [], region: [], hardware: [], rationale: [] };
+  readonly values: ReportDictionaries = { model: [], family: [], quant: [], engine: [], phase: [], energySource: [], region: [], hardware: [], rationale: [], intensityProvider: [] };
   private readonly maps = new Map<DictName, Map<string, number>>();
 
   /** Index of `value` in dict `name` (added if new); -1 for null. */

@@ -39,6 +39,32 @@ export function scriptForInline(code: string): string {
 // code it evaluates is its own, and the page's data is never evaluated.
 const CSP = "default-src 'none'; script-src 'unsafe-inline' 'unsafe-eval'; style-src 'unsafe-inline'; img-src data: blob:; font-src data:; connect-src 'none'; base-uri 'none'; form-action 'none'";
 
+function timeResolvedCount(data: ReportData): number {
+  const dict = data.dict.intensityProvider;
+  return data.exp.intensityProvider.filter((i) => i >= 0 && dict[i] !== 'static').length;
+}
+
+/** Which intensity the numbers used (issue 9 part 2): experiments per provider, fallbacks, estimates. */
+export function intensityMethod(data: ReportData): string {
+  const dict = data.dict.intensityProvider;
+  const byProvider = new Map<string, number>();
+  let fallback = 0;
+  let estimated = 0;
+  data.exp.intensityProvider.forEach((i, r) => {
+    const name = i >= 0 ? (dict[i] ?? 'static') : 'static';
+    byProvider.set(name, (byProvider.get(name) ?? 0) + 1);
+    if (data.exp.intensityFallback[r] === 1) fallback++;
+    else if (data.exp.intensityEstimated[r] === 1) estimated++;
+  });
+  const names: Record<string, string> = { static: 'the static figure (region table or a given intensity)', electricitymaps: 'Electricity Maps (hourly, lifecycle)', watttime: 'WattTime (5-minute, lbs/MWh × 0.45359237)' };
+  const parts = [...byProvider].map(([p, n]) => `${n} with ${names[p] ?? p}`);
+  const lines = [`Each experiment stores the intensity it was scored with, its provider and, for a time-resolved one, the data point covering the midpoint of its measurement window. Scored experiments: ${parts.length > 0 ? parts.join('; ') : 'none'}.`];
+  if (fallback > 0) lines.push(`${fallback} fell back to the static figure because the provider failed (the reason is in each row’s provenance, column intensity_g_kwh).`);
+  if (estimated > 0) lines.push(`${estimated} used a figure the provider estimated or the latest point published before the window (data lag).`);
+  if (timeResolvedCount(data) > 0) lines.push('Where the figures differ, the experiment details and the table of every experiment show both the time-resolved and the static SCI.');
+  return lines.join(' ');
+}
+
 export function renderHtml(data: ReportData, assets: ReportAssets): string {
   const m = data.meta;
   const simulated = m.simulatedScored;
@@ -134,6 +160,8 @@ SCI = (O + M) / R   → µgCO₂e per token (sci_ug = sci_op_ug + sci_emb_ug)</p
 <h3>Grid regions</h3>
 <p>The region table (data/grid-regions.csv) with each row’s source. The default, US-NE-ISNE (Connecticut / ISO New England, 210 gCO₂e/kWh), is the reference study’s figure; the generation-based eGRID2023 figure for the same grid is row US-NE-NEWE.</p>
 <details id="method-regions"><summary>All regions and sources</summary><div id="method-regions-table" class="table-wrap tall"></div></details>
+<h3>Grid intensity over time</h3>
+<p>${escapeHtml(intensityMethod(data))}</p>
 <h3>Runs</h3>
 <div id="method-runs"></div>
 <h3>Limitations</h3>
@@ -141,7 +169,7 @@ SCI = (O + M) / R   → µgCO₂e per token (sci_ug = sci_op_ug + sci_emb_ug)</p
 <li>The boundary is the GPU board: host CPU, memory, networking, cooling and PUE are excluded.</li>
 <li>nvidia-smi’s power.draw is a one-second average sampled at 1 Hz; where NVML’s energy counter exists it is used instead. Each experiment stores the 95% confidence interval of its J/token.</li>
 <li>Embodied carbon figures are estimates from the hardware table (sources above); manufacturers rarely publish per-GPU footprints.</li>
-<li>Grid intensities are annual averages; the real marginal intensity at the hour of inference differs.</li>
+<li>${escapeHtml(timeResolvedCount(data) > 0 ? 'Experiments scored with a time-resolved intensity use the provider’s figure for the hour (Electricity Maps) or five minutes (WattTime) of the window’s midpoint; the others use annual averages, and the real intensity at the hour of inference differs.' : 'Grid intensities are annual averages; the real marginal intensity at the hour of inference differs (a time-resolved provider can be configured: carbon.intensity_provider).')}</li>
 <li>Each config was measured under a closed-loop load at a fixed concurrency, input and output length; other traffic patterns give other figures.</li>
 <li>Scaling-law extrapolations to frontier models are estimates outside the measured range.</li>
 ${simulated > 0 ? '<li><strong>Simulated experiments</strong> (sim/table engines) model energy and throughput; they are for testing the tool, not evidence about hardware.</li>' : ''}

@@ -64,6 +64,7 @@ export interface ReportDictionaries {
   region: string[];
   hardware: string[];
   rationale: string[];
+  intensityProvider: string[];
 }
 
 export type DictName = keyof ReportDictionaries;
@@ -99,6 +100,14 @@ export interface ExperimentColumns {
   /** Index into `embodied`: the calculator's TE, lifetime and GPU share; -1 = cannot be recomputed. */
   embodied: number[];
   intensityGKwh: (number | null)[];
+  /** Issue 9 part 2: whose intensity SCI used (dict index; -1 = a row from before providers), the data
+   * point's start, 1 = estimated / static fallback, and the static figure and SCI for comparison. */
+  intensityProvider: number[];
+  intensityAt: (string | null)[];
+  intensityEstimated: (0 | 1)[];
+  intensityFallback: (0 | 1)[];
+  intensityStaticGKwh: (number | null)[];
+  sciStaticUg: (number | null)[];
   energyCiRel: (number | null)[];
   /** 1 = sim or table engine. */
   simulated: (0 | 1)[];

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import type { HardwareChoice } from '../carbon/hardware.js';
 import type { IntensityChoice } from '../carbon/regions.js';
 import { SECONDS_PER_YEAR, computeSci } from '../carbon/sci.js';
+import type { IntensityResolver, ResolvedIntensity } from '../carbon/timed-intensity.js';
 import { ratioConfidence } from '../energy/uncertainty.js';
 import { CarbonbenchError, EngineError } from '../errors.js';
 import type { Engine, EngineContext, EngineServer, ExperimentConfig } from '../engines/types.js';
@@ -64,7 +65,8 @@ export interface ExperimentDeps {
   /** experiments/<run>/ */
   runDir: string;
   protocol: ProtocolOptions;
-  carbon: { intensity: IntensityChoice; hardware: HardwareChoice };
+  /** `intensity`: the static figure; `resolver`: the time-resolved one (issue 9 part 2), when configured. */
+  carbon: { intensity: IntensityChoice; hardware: HardwareChoice; resolver?: IntensityResolver };
   /** Idle power per GPU, for the cooldown gate. */
   idlePowerW: ReadonlyMap<number, number>;
   /** Held-out text for BPB and its sha256. */
@@ -229,16 +231,6 @@ export async function runExperiment(req: ExperimentRequest, deps: ExperimentDeps
     const metrics = requestMetrics(inWindow);
     const gpusUsed = telemetry.gpus.length;
     const { hardware, intensity } = deps.carbon;
-    const sci = computeSci({
-      energyJ: m.energyJ,
-      tokensOut,
-      intensityGPerKwh: intensity.intensityGPerKwh,
-      embodiedTotalG: hardware.embodiedTotalKg * 1000,
-      lifetimeS: hardware.lifetimeYears * SECONDS_PER_YEAR,
-      windowS,
-      gpusUsed,
-      gpusTotal: Math.max(hardware.gpusTotal, gpusUsed),
-    });
     const windowSamples = telemetry.collected({ fromS, toS });
     const throttle = summarizeThrottling(windowSamples);
     const energySource = telemetry.energySource === 'sim' ? 'sim' : m.energySource;
@@ -247,7 +239,6 @@ export async function runExperiment(req: ExperimentRequest, deps: ExperimentDeps
       energy_smi_j: m.smiError ?? 'trapezoid of power.draw over the same window',
       energy_nvml_j: m.nvmlError ?? 'NVML counter delta over the same window',
       tokens_out: 'server usage data: output tokens that arrived inside the window',
-      intensity_g_kwh: intensity.source,
       embodied_g: `${hardware.profile.id}: ${hardware.matchedBy}; TE ${hardware.embodiedTotalKg} kg over ${hardware.lifetimeYears} y, ${gpusUsed}/${Math.max(hardware.gpusTotal, gpusUsed)} GPUs`,
       energy_ci_rel: `ratio estimator over ${final.segments} segments (95% t interval)`,
       cooldown: cooldown.reason,
@@ -267,6 +258,31 @@ export async function runExperiment(req: ExperimentRequest, deps: ExperimentDeps
     }
 
     const endedS = clock.now();
+    // The grid intensity in force at the window's midpoint (issue 9 part 2), looked up now: after the
+    // window and BPB, so no GPU work is left to guard and the thermal watchdog stops first (the sim
+    // telemetry moves its virtual clock while a sample listener waits on real I/O such as this HTTP
+    // call). A provider failure gives the static figure with a flag, never a failed experiment.
+    watchdog.stop();
+    const grid: ResolvedIntensity = deps.carbon.resolver
+      ? await deps.carbon.resolver.resolve(fromS, toS)
+      : { intensityGPerKwh: intensity.intensityGPerKwh, provider: 'static', zone: null, signal: null, at: null, estimated: null, fallback: null, staticGPerKwh: intensity.intensityGPerKwh, source: intensity.source };
+    const sciInputs = {
+      energyJ: m.energyJ,
+      tokensOut,
+      embodiedTotalG: hardware.embodiedTotalKg * 1000,
+      lifetimeS: hardware.lifetimeYears * SECONDS_PER_YEAR,
+      windowS,
+      gpusUsed,
+      gpusTotal: Math.max(hardware.gpusTotal, gpusUsed),
+    };
+    const sci = computeSci({ ...sciInputs, intensityGPerKwh: grid.intensityGPerKwh });
+    const sciStatic = computeSci({ ...sciInputs, intensityGPerKwh: grid.staticGPerKwh });
+    if (grid.fallback) exLog.warn({ source: grid.source }, 'static grid intensity used (provider fallback)');
+    Object.assign(provenance, {
+      intensity_g_kwh: grid.source,
+      intensity_static_g_kwh: intensity.source,
+      sci_static_ug: 'computeSci with intensity_static_g_kwh and the same energy, tokens and embodied inputs',
+    });
     await store.transaction(async (tx) => {
       await tx.updateExperiment(id, {
         status: 'ok',
@@ -291,7 +307,15 @@ export async function runExperiment(req: ExperimentRequest, deps: ExperimentDeps
         throttleReasons: throttle.reasons.length > 0 ? throttle.reasons.join(',') : null,
         bpb,
         region: intensity.region,
-        intensityGKwh: intensity.intensityGPerKwh,
+        intensityGKwh: grid.intensityGPerKwh,
+        intensityProvider: grid.provider,
+        intensityZone: grid.zone,
+        intensitySignal: grid.signal,
+        intensityAt: grid.at,
+        intensityEstimated: grid.estimated,
+        intensityFallback: grid.fallback,
+        intensityStaticGKwh: grid.staticGPerKwh,
+        sciStaticUg: sciStatic.sciUg,
         embodiedG: sci.embodiedG,
         hardwareId: hardware.profile.id,
         hardwareFallback: hardware.fallback,

@@ -9,6 +9,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { resolveIntensity } from '../carbon/regions.js';
+import type { CarbonIntensityConfig } from '../carbon/timed-intensity.js';
 import { getEngine } from '../engines/registry.js';
 import type { Engine, ExperimentConfig, ModelSpec } from '../engines/types.js';
 import { CarbonbenchError, InputError, TelemetryError } from '../errors.js';
@@ -133,6 +134,15 @@ async function resumable(store: Store): Promise<number | null> {
   return last && last.status !== 'completed' ? last.id : null;
 }
 
+/** program.md's carbon.intensity_provider, zone and signal (issue 9 part 2). */
+export function timedIntensityOf(carbon: Program['carbon']): CarbonIntensityConfig {
+  return {
+    provider: carbon.intensity_provider ?? 'static',
+    ...(carbon.zone !== undefined ? { zone: carbon.zone } : {}),
+    ...(carbon.signal !== undefined ? { signal: carbon.signal } : {}),
+  };
+}
+
 export async function runSweep(opts: RunOptions): Promise<RunSummary> {
   let parsed = readProgram(opts.programFile);
   const engine = await getEngine(opts.engine ?? parsed.program.engine);
@@ -199,6 +209,7 @@ export async function runSweep(opts: RunOptions): Promise<RunSummary> {
         embodiedKg: parsed.program.carbon.embodied_kg,
         lifetimeYears: parsed.program.carbon.lifetime_years,
         gpusTotal: parsed.program.carbon.gpus_total,
+        timed: timedIntensityOf(parsed.program.carbon),
       },
       simHardware: typeof parsed.program.engine_options.sim_hardware === 'string' ? parsed.program.engine_options.sim_hardware : undefined,
       simFaults: simFaultsOf(parsed.program.engine_options),

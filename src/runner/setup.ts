@@ -9,6 +9,7 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { chooseHardware, type HardwareChoice, type HardwareOverrides } from '../carbon/hardware.js';
 import { resolveIntensity, type IntensityChoice } from '../carbon/regions.js';
+import { IntensityResolver, makeProvider, type CarbonIntensityConfig } from '../carbon/timed-intensity.js';
 import type { Engine } from '../engines/types.js';
 import { createLogger, type Logger } from '../log.js';
 import { openStore, type Store } from '../store/index.js';
@@ -26,7 +27,8 @@ export interface SessionOptions {
   seed?: number | null;
   nvidiaSmi?: string;
   gpus?: readonly number[];
-  carbon: { region?: string; intensity?: number } & HardwareOverrides;
+  /** `timed`: the time-resolved intensity provider (issue 9 part 2); static when omitted. */
+  carbon: { region?: string; intensity?: number; timed?: CarbonIntensityConfig } & HardwareOverrides;
   /** Seconds of idle telemetry before the first experiment (for the cooldown gate's baseline). */
   idleBaselineS?: number;
   /** Log to the console too. */
@@ -52,7 +54,7 @@ export interface Session {
   clock: Clock;
   log: Logger;
   idlePowerW: Map<number, number>;
-  carbon: { intensity: IntensityChoice; hardware: HardwareChoice };
+  carbon: { intensity: IntensityChoice; hardware: HardwareChoice; resolver: IntensityResolver };
   bpbText: { text: string; sha256: string };
   /** Aborted on SIGINT/SIGTERM. */
   signal: AbortSignal;
@@ -130,7 +132,7 @@ export async function openSession(opts: SessionOptions): Promise<Session> {
     clock,
     log,
     idlePowerW,
-    carbon: { intensity, hardware },
+    carbon: { intensity, hardware, resolver: new IntensityResolver({ store, staticChoice: intensity, provider: makeProvider(opts.carbon.timed ?? { provider: 'static' }, intensity.region), log }) },
     bpbText: loadHeldoutText(),
     signal: controller.signal,
     async close(status) {

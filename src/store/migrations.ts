@@ -261,10 +261,101 @@ const MIGRATION_2 = `
 CREATE INDEX experiments_scored ON experiments (status, sci_ug, simulated, phase, bpb, tok_s, model, quant, engine, batch);
 `;
 
+const MIGRATION_3 = `
+-- Issue 9 part 2: time-resolved grid intensity. intensity_g_kwh stays the intensity the SCI used; these
+-- say where it came from and keep the static figure for comparison. NULL on rows written before.
+ALTER TABLE experiments ADD COLUMN intensity_provider TEXT
+  CHECK (intensity_provider IN ('static', 'electricitymaps', 'watttime'));
+ALTER TABLE experiments ADD COLUMN intensity_zone TEXT;             -- the provider's zone or region id
+ALTER TABLE experiments ADD COLUMN intensity_signal TEXT;           -- lifecycle, co2_moer, co2_aoer
+ALTER TABLE experiments ADD COLUMN intensity_at TEXT;               -- ISO-8601 UTC start of the data point used
+ALTER TABLE experiments ADD COLUMN intensity_estimated INTEGER CHECK (intensity_estimated IN (0, 1));
+ALTER TABLE experiments ADD COLUMN intensity_fallback INTEGER CHECK (intensity_fallback IN (0, 1));
+ALTER TABLE experiments ADD COLUMN intensity_static_g_kwh REAL;     -- the static (table or given) figure
+ALTER TABLE experiments ADD COLUMN sci_static_ug REAL;              -- SCI under the static figure
+
+-- Provider data points, so a resumed run, calc and report work offline later. Keys are never stored.
+CREATE TABLE intensity_cache (
+  id                 INTEGER PRIMARY KEY,
+  provider           TEXT    NOT NULL CHECK (provider IN ('electricitymaps', 'watttime')),
+  zone               TEXT    NOT NULL,
+  signal             TEXT    NOT NULL,
+  point_t_s          INTEGER NOT NULL,                -- epoch seconds, start of the period
+  point_time         TEXT    NOT NULL,                -- the same, ISO-8601 UTC
+  period_s           INTEGER NOT NULL CHECK (period_s > 0),
+  g_kwh              REAL    NOT NULL CHECK (g_kwh >= 0),
+  estimated          INTEGER NOT NULL CHECK (estimated IN (0, 1)),
+  estimation_method  TEXT,
+  fetched_at         TEXT    NOT NULL,                -- ISO-8601 UTC
+  UNIQUE (provider, zone, signal, point_t_s)
+);
+
+DROP VIEW results;
+CREATE VIEW results AS
+SELECT
+  e.id,
+  e.run_id,
+  e.phase,
+  e.status,
+  e.engine,
+  e.model,
+  e.params,
+  e.quant,
+  e.batch,
+  e.input_len,
+  e.output_len,
+  e.window_s,
+  e.requests,
+  e.tokens_out,
+  e.tok_s,
+  e.ttft_p50_ms,
+  e.ttft_p99_ms,
+  e.itl_p50_ms,
+  e.itl_p99_ms,
+  e.e2e_p50_ms,
+  e.e2e_p99_ms,
+  e.energy_j,
+  e.energy_source,
+  CASE WHEN e.tokens_out > 0 THEN e.energy_j / e.tokens_out END AS j_per_token,
+  e.energy_ci_rel,
+  e.avg_power_w,
+  e.peak_power_w,
+  e.start_temp_c,
+  e.max_temp_c,
+  e.throttled,
+  e.sci_ug,
+  e.sci_op_ug,
+  e.sci_emb_ug,
+  e.bpb,
+  e.region,
+  e.intensity_g_kwh,
+  e.intensity_provider,
+  e.intensity_zone,
+  e.intensity_signal,
+  e.intensity_at,
+  e.intensity_estimated,
+  e.intensity_fallback,
+  e.intensity_static_g_kwh,
+  e.sci_static_ug,
+  e.embodied_g,
+  e.hardware_id,
+  e.hardware_fallback,
+  e.gpus_used,
+  e.simulated,
+  e.error,
+  e.started_at,
+  e.ended_at,
+  r.host,
+  r.status AS run_status
+FROM experiments e
+JOIN runs r ON r.id = e.run_id;
+`;
+
 /** All migrations, in order. Append only. */
 export const MIGRATIONS: readonly Migration[] = [
   { version: 1, name: 'initial schema: runs, experiments, samples, requests, bpb_cache, notes, results view', sql: MIGRATION_1 },
   { version: 2, name: 'covering index for the analysis queries', sql: MIGRATION_2, readCompatible: true },
+  { version: 3, name: 'time-resolved grid intensity: experiments.intensity_* and sci_static_ug, intensity_cache', sql: MIGRATION_3 },
 ];
 
 /** The schema version this build of carbonbench writes and understands. */

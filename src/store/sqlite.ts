@@ -40,6 +40,9 @@ import {
   type JsonValue,
   type MigrationResult,
   type NewBpbCacheEntry,
+  type IntensityCacheEntry,
+  type NewIntensityCacheEntry,
+  INTENSITY_CACHE_COLUMNS,
   type NewExperiment,
   type NewRun,
   type NoteRecord,
@@ -539,6 +542,35 @@ class SqliteStore implements Store {
           `ON CONFLICT (cache_key) DO UPDATE SET ${updates.join(', ')}`,
       ).run(...values);
     });
+  }
+
+  async putIntensityPoints(points: readonly NewIntensityCacheEntry[]): Promise<number> {
+    return this.write('putIntensityPoints', () => {
+      const keys = Object.keys(INTENSITY_CACHE_COLUMNS) as (keyof IntensityCacheEntry)[];
+      const columns = keys.map((k) => INTENSITY_CACHE_COLUMNS[k][0]);
+      const unique = ['provider', 'zone', 'signal', 'point_t_s'];
+      const updates = columns.filter((c) => !unique.includes(c)).map((c) => `${c} = excluded.${c}`);
+      const statement = this.stmt(
+        `INSERT INTO intensity_cache (${columns.join(', ')}) VALUES (${columns.map(() => '?').join(', ')}) ` +
+          `ON CONFLICT (${unique.join(', ')}) DO UPDATE SET ${updates.join(', ')}`,
+      );
+      const fetchedAt = nowIso();
+      const insertAll = this.db.transaction((all: readonly NewIntensityCacheEntry[]) => {
+        for (const p of all) {
+          const full: IntensityCacheEntry = { fetchedAt, ...p, pointTime: new Date(p.pointTS * 1000).toISOString() };
+          statement.run(...keys.map((k) => toDb(INTENSITY_CACHE_COLUMNS[k][1], full[k], `intensity_cache.${INTENSITY_CACHE_COLUMNS[k][0]}`)));
+        }
+        return all.length;
+      });
+      return insertAll(points);
+    });
+  }
+
+  async listIntensityPoints(key: { provider: IntensityCacheEntry['provider']; zone: string; signal: string }, fromS: number, toS: number): Promise<IntensityCacheEntry[]> {
+    return this.read('listIntensityPoints', () =>
+      (this.stmt('SELECT * FROM intensity_cache WHERE provider = ? AND zone = ? AND signal = ? AND point_t_s >= ? AND point_t_s <= ? ORDER BY point_t_s')
+        .all(key.provider, key.zone, key.signal, Math.floor(fromS), Math.ceil(toS)) as Row[]).map((r) => fromRow(INTENSITY_CACHE_COLUMNS, r)),
+    );
   }
 
   // --- transactions ---------------------------------------------------------------------------------

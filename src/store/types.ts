@@ -55,6 +55,10 @@ export type SampleSource = (typeof SAMPLE_SOURCES)[number];
 export const ENERGY_SOURCES = ['nvml', 'nvidia-smi', 'sim', 'table'] as const;
 export type EnergySource = (typeof ENERGY_SOURCES)[number];
 
+/** Whose grid intensity an experiment used (issue 9 part 2); same list as src/carbon/providers.ts. */
+export const INTENSITY_PROVIDERS = ['static', 'electricitymaps', 'watttime'] as const;
+export type IntensityProvider = (typeof INTENSITY_PROVIDERS)[number];
+
 // ---------------------------------------------------------------------------------------------------
 // Rows
 
@@ -194,6 +198,24 @@ export interface ExperimentRecord {
   sciEmbUg: number | null;
   sciUg: number | null;
 
+  // grid intensity over time (issue 9 part 2); null on rows written before it
+  /** Whose figure intensityGKwh is: `static` (the table or a given figure) or the online provider. */
+  intensityProvider: IntensityProvider | null;
+  /** The provider's zone or region id (`US-NE-ISNE`, `CAISO_NORTH`); null for static. */
+  intensityZone: string | null;
+  /** `lifecycle` (Electricity Maps), `co2_moer` / `co2_aoer` (WattTime); null for static. */
+  intensitySignal: string | null;
+  /** ISO-8601 UTC start of the provider's data point that SCI used. */
+  intensityAt: string | null;
+  /** The figure is not a measured value for the window's hour: provider estimate, data lag, or static fallback. */
+  intensityEstimated: boolean | null;
+  /** A provider was configured but failed: intensityGKwh is the static figure (provenance says why). */
+  intensityFallback: boolean | null;
+  /** The static figure (grid-regions.csv or the given intensity), for comparison. */
+  intensityStaticGKwh: number | null;
+  /** SCI under intensityStaticGKwh, µgCO2e/token (equals sciUg when the static figure was used). */
+  sciStaticUg: number | null;
+
   /** Produced by the sim or table engine: not a real measurement. */
   simulated: boolean;
   /** Where each figure came from, keyed by column name: `{ "energy_j": "nvml counter, gpu 0", … }`. */
@@ -249,6 +271,23 @@ export interface BpbCacheEntry {
 }
 export type NewBpbCacheEntry = Omit<BpbCacheEntry, 'createdAt' | 'scoredTokens' | 'method'> &
   Partial<Pick<BpbCacheEntry, 'createdAt' | 'scoredTokens' | 'method'>>;
+
+/** One provider data point (table `intensity_cache`): the responses a report or resume reuses offline. */
+export interface IntensityCacheEntry {
+  provider: Exclude<IntensityProvider, 'static'>;
+  zone: string;
+  signal: string;
+  /** Start of the period, epoch seconds (integer). */
+  pointTS: number;
+  /** The same, ISO-8601 UTC. */
+  pointTime: string;
+  periodS: number;
+  gKwh: number;
+  estimated: boolean;
+  estimationMethod: string | null;
+  fetchedAt: string;
+}
+export type NewIntensityCacheEntry = Omit<IntensityCacheEntry, 'pointTime' | 'fetchedAt'> & Partial<Pick<IntensityCacheEntry, 'fetchedAt'>>;
 
 /**
  * An entry of the run's notebook (table `notes`). Conventional kinds: `agent` (the agent's notebook),
@@ -324,6 +363,11 @@ export interface Store {
   getBpbCache(key: string): Promise<BpbCacheEntry | null>;
   /** Inserts or replaces the entry with that key. */
   putBpbCache(entry: NewBpbCacheEntry): Promise<void>;
+
+  /** Inserts provider data points, replacing those with the same (provider, zone, signal, pointTS); returns the count. */
+  putIntensityPoints(points: readonly NewIntensityCacheEntry[]): Promise<number>;
+  /** Cached points of one provider series with fromS <= pointTS <= toS, oldest first. */
+  listIntensityPoints(key: { provider: IntensityCacheEntry['provider']; zone: string; signal: string }, fromS: number, toS: number): Promise<IntensityCacheEntry[]>;
 
   /**
    * Runs fn in one transaction: all of its writes commit together, or none do if it throws (or its
@@ -433,6 +477,14 @@ export const EXPERIMENT_COLUMNS: ColumnMap<ExperimentRecord> = {
   sciOpUg: ['sci_op_ug', 'real'],
   sciEmbUg: ['sci_emb_ug', 'real'],
   sciUg: ['sci_ug', 'real'],
+  intensityProvider: ['intensity_provider', 'text'],
+  intensityZone: ['intensity_zone', 'text'],
+  intensitySignal: ['intensity_signal', 'text'],
+  intensityAt: ['intensity_at', 'text'],
+  intensityEstimated: ['intensity_estimated', 'bool'],
+  intensityFallback: ['intensity_fallback', 'bool'],
+  intensityStaticGKwh: ['intensity_static_g_kwh', 'real'],
+  sciStaticUg: ['sci_static_ug', 'real'],
   simulated: ['simulated', 'bool'],
   provenance: ['provenance', 'json'],
 };
@@ -488,4 +540,17 @@ export const NOTE_COLUMNS: ColumnMap<NoteRecord> = {
   kind: ['kind', 'text'],
   text: ['text', 'text'],
   createdAt: ['created_at', 'text'],
+};
+
+export const INTENSITY_CACHE_COLUMNS: ColumnMap<IntensityCacheEntry> = {
+  provider: ['provider', 'text'],
+  zone: ['zone', 'text'],
+  signal: ['signal', 'text'],
+  pointTS: ['point_t_s', 'int'],
+  pointTime: ['point_time', 'text'],
+  periodS: ['period_s', 'int'],
+  gKwh: ['g_kwh', 'real'],
+  estimated: ['estimated', 'bool'],
+  estimationMethod: ['estimation_method', 'text'],
+  fetchedAt: ['fetched_at', 'text'],
 };

@@ -53,7 +53,7 @@ describe('migrations', () => {
     }[];
     db.close();
     const tables = objects.filter((o) => o.type === 'table').map((o) => o.name).sort();
-    expect(tables).toEqual(['bpb_cache', 'experiments', 'notes', 'requests', 'runs', 'samples', 'schema_version']);
+    expect(tables).toEqual(['bpb_cache', 'experiments', 'intensity_cache', 'notes', 'requests', 'runs', 'samples', 'schema_version']);
     expect(objects).toContainEqual({ type: 'view', name: 'results' });
     expect(objects).toContainEqual({ type: 'index', name: 'experiments_run_status' });
     expect(objects).toContainEqual({ type: 'index', name: 'samples_experiment_t' });
