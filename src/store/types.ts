@@ -55,6 +55,28 @@ export type SampleSource = (typeof SAMPLE_SOURCES)[number];
 export const ENERGY_SOURCES = ['nvml', 'nvidia-smi', 'sim', 'table'] as const;
 export type EnergySource = (typeof ENERGY_SOURCES)[number];
 
+/** What the SCI energy covers (src/energy/boundary.ts); the same list as the CHECK in migration 2. */
+export { BOUNDARIES, type Boundary } from '../energy/boundary.js';
+import type { Boundary } from '../energy/boundary.js';
+
+/**
+ * One energy source read over an experiment's window (`experiments.energy_components`, JSON): a RAPL zone,
+ * an hwmon sensor, or a GPU figure. `counted`: added into its component's figure; `inBoundary`: that
+ * component is part of the boundary SCI used. Keys are snake_case: the JSON is read in SQL.
+ */
+export interface EnergyComponentRecord {
+  component: 'gpu' | 'cpu' | 'dram' | 'module' | null;
+  /** `nvml`, `nvidia-smi`, `rapl`, `hwmon-energy`, `hwmon-power`. */
+  source: string;
+  /** Zone or sensor: `intel-rapl:0 package-0`, `hwmon2/power1 …`, `GPU 0+1`. */
+  sensor: string;
+  energy_j: number | null;
+  counted: boolean;
+  in_boundary: boolean;
+  /** Why it has no figure or is not counted. */
+  note: string | null;
+}
+
 // ---------------------------------------------------------------------------------------------------
 // Rows
 
@@ -178,6 +200,18 @@ export interface ExperimentRecord {
   throttled: boolean | null;
   /** Comma-separated names of the slowdown reasons seen in the window (e.g. `sw_thermal_slowdown`). */
   throttleReasons: string | null;
+  /** What energyBoundaryJ covers; null until measured. Rows measured before issue 9 are `gpu`. */
+  boundary: Boundary | null;
+  /** The energy SCI used: the sum of the components inside the boundary (= energyJ for `gpu`). */
+  energyBoundaryJ: number | null;
+  /** CPU package energy over the same window (RAPL package zones, or a known hwmon CPU sensor). */
+  energyCpuJ: number | null;
+  /** DRAM energy over the same window (RAPL dram zones). */
+  energyDramJ: number | null;
+  /** Superchip module energy over the same window (nvidia-smi module.power.draw.average). */
+  energyModuleJ: number | null;
+  /** Every source read over the window, counted or not (see EnergyComponentRecord). */
+  energyComponents: EnergyComponentRecord[] | null;
 
   // quality and carbon
   bpb: number | null;
@@ -423,6 +457,12 @@ export const EXPERIMENT_COLUMNS: ColumnMap<ExperimentRecord> = {
   maxTempC: ['max_temp_c', 'real'],
   throttled: ['throttled', 'bool'],
   throttleReasons: ['throttle_reasons', 'text'],
+  boundary: ['boundary', 'text'],
+  energyBoundaryJ: ['energy_boundary_j', 'real'],
+  energyCpuJ: ['energy_cpu_j', 'real'],
+  energyDramJ: ['energy_dram_j', 'real'],
+  energyModuleJ: ['energy_module_j', 'real'],
+  energyComponents: ['energy_components', 'json'],
   bpb: ['bpb', 'real'],
   region: ['region', 'text'],
   intensityGKwh: ['intensity_g_kwh', 'real'],
