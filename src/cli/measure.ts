@@ -25,6 +25,7 @@ export interface MeasureFlags {
   region?: string;
   intensity?: string;
   nvidiaSmi?: string;
+  sysfsRoot?: string;
   gpus?: string;
   experimentSeconds?: string;
   startTimeoutS?: string;
@@ -76,6 +77,7 @@ export async function measureCommand(flags: MeasureFlags, global: GlobalOptions)
     engine,
     programText: parsed?.text ?? `carbonbench measure ${JSON.stringify(flags)}`,
     nvidiaSmi: flags.nvidiaSmi,
+    sysfsRoot: flags.sysfsRoot,
     gpus,
     carbon: {
       region: intensity === undefined ? (flags.region ?? carbon.region) : undefined,
@@ -115,6 +117,7 @@ export async function measureCommand(flags: MeasureFlags, global: GlobalOptions)
         idlePowerW: session.idlePowerW,
         bpbText: session.bpbText,
         signal: session.signal,
+        energyBoundary: program?.energy.boundary ?? 'auto',
       },
     );
     if (record.status === 'interrupted') status = 'interrupted';
@@ -130,6 +133,7 @@ export async function measureCommand(flags: MeasureFlags, global: GlobalOptions)
         ['tokens_out', record.tokensOut],
         ['tok_s', sig(record.tokS, 5)],
         ['energy_j', `${sig(record.energyJ, 6)} (${record.energySource}; nvml ${sig(record.energyNvmlJ, 6)}, nvidia-smi ${sig(record.energySmiJ, 6)})`],
+        ['boundary', record.boundary === null ? null : `${record.boundary}: ${sig(record.energyBoundaryJ, 6)} J for SCI (cpu ${sig(record.energyCpuJ, 6)}, dram ${sig(record.energyDramJ, 6)}, module ${sig(record.energyModuleJ, 6)})`],
         ['j_per_token', sig(record.energyJ !== null && record.tokensOut ? record.energyJ / record.tokensOut : null, 4)],
         ['energy_ci_rel', record.energyCiRel === null ? null : `±${(100 * record.energyCiRel).toFixed(2)}% (95%)`],
         ['avg_power_w', sig(record.avgPowerW, 4)],

@@ -13,6 +13,7 @@ export interface RunFlags {
   dryRun?: boolean;
   fresh?: boolean;
   nvidiaSmi?: string;
+  sysfsRoot?: string;
   gpus?: string;
   startTimeoutS?: string;
 }
@@ -30,6 +31,7 @@ export async function runCommand(flags: RunFlags, global: GlobalOptions): Promis
     dryRun: flags.dryRun === true,
     fresh: flags.fresh === true,
     nvidiaSmi: flags.nvidiaSmi,
+    sysfsRoot: flags.sysfsRoot,
     gpus: gpuListFlag('--gpus', flags.gpus),
     startTimeoutS: intFlag('--start-timeout-s', flags.startTimeoutS, 1, 86_400),
     progress: (line) => {

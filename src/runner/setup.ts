@@ -26,6 +26,8 @@ export interface SessionOptions {
   seed?: number | null;
   nvidiaSmi?: string;
   gpus?: readonly number[];
+  /** sysfs for RAPL / hwmon (issue 9); default $CARBONBENCH_SYSFS_ROOT, else /sys. */
+  sysfsRoot?: string;
   carbon: { region?: string; intensity?: number } & HardwareOverrides;
   /** Seconds of idle telemetry before the first experiment (for the cooldown gate's baseline). */
   idleBaselineS?: number;
@@ -85,7 +87,7 @@ export async function openSession(opts: SessionOptions): Promise<Session> {
         ...(spike ? { faults: { tempSpike: { atS: virtual.now() + spike.tempSpikeAtS, ...(spike.tempSpikeS !== undefined ? { durationS: spike.tempSpikeS } : {}) } } } : {}),
       });
     } else {
-      telemetry = await openRealTelemetry({ nvidiaSmi: opts.nvidiaSmi, gpus: opts.gpus });
+      telemetry = await openRealTelemetry({ nvidiaSmi: opts.nvidiaSmi, gpus: opts.gpus, sysfsRoot: opts.sysfsRoot });
     }
   } catch (err) {
     await store.close();
@@ -107,7 +109,7 @@ export async function openSession(opts: SessionOptions): Promise<Session> {
   const runDir = join(opts.experimentsDir ?? 'experiments', String(runId));
   mkdirSync(runDir, { recursive: true });
   const log = createLogger({ file: join(runDir, 'carbonbench.log'), console: opts.consoleLog });
-  log.info({ runId, engine: opts.engine.name, energySource: telemetry.energySource, hardware: hardware.profile.id }, 'session start');
+  log.info({ runId, engine: opts.engine.name, energySource: telemetry.energySource, hostEnergy: telemetry.host?.components() ?? [], hardware: hardware.profile.id }, 'session start');
 
   // Idle baseline: a few seconds of samples before anything runs.
   const idleFrom = clock.now();

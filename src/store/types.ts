@@ -477,7 +477,8 @@ export const EXPERIMENT_COLUMNS: ColumnMap<ExperimentRecord> = {
   provenance: ['provenance', 'json'],
 };
 
-export const SAMPLE_COLUMNS: ColumnMap<StoredSample> = {
+/** modulePowerW is not kept per sample: its window integral is experiments.energy_module_j (and telemetry.csv has it). */
+export const SAMPLE_COLUMNS: ColumnMap<Omit<StoredSample, 'modulePowerW'>> = {
   source: ['source', 'text'],
   tS: ['t_s', 'real'],
   gpuIndex: ['gpu_index', 'int'],
