@@ -59,6 +59,20 @@ export function selectBoundary(m: MeasuredComponents, mode: BoundaryMode = 'auto
   return { boundary: 'gpu', energyJ: m.gpuJ, included: ['gpu'], excluded };
 }
 
+/**
+ * The energy an experiment's SCI used: energy_boundary_j, or energy_j for rows without it (a row written
+ * by another tool, or never migrated: those are GPU board energy). Shared by calc and the report so that
+ * both recompute from the figure the run scored with.
+ */
+export function sciEnergyOf(e: { energyJ: number | null; energyBoundaryJ?: number | null }): number | null {
+  return e.energyBoundaryJ ?? e.energyJ;
+}
+
+/** The boundary of that energy (null rows → `gpu`: energy_j is GPU board energy). */
+export function boundaryOf(e: { energyJ: number | null; boundary?: Boundary | null }): Boundary | null {
+  return e.boundary ?? (e.energyJ === null ? null : 'gpu');
+}
+
 /** One sentence for reports and provenance: `GPU + CPU package + DRAM (RAPL)`. */
 export function describeBoundary(boundary: Boundary): string {
   switch (boundary) {
