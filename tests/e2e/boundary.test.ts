@@ -126,6 +126,29 @@ describe('energy boundary end to end', () => {
     expect(row.provenance!.boundary).toMatch(/mode gpu.*left out: cpu \(energy boundary set to gpu\), dram/);
   }, 150_000);
 
+  it('a superchip reporting module power: boundary module, E = module energy, CPU recorded but not added', async () => {
+    const root = await raplTree();
+    const { dir, db, program, model } = workdir();
+    // A GB10-like trace: power.draw 200 W, module.power.draw.average 330 W, one row a second.
+    const trace = join(dir, 'module-trace.csv');
+    const rows = Array.from({ length: 30 }, (_, i) => `2026/11/26 05:00:${String(i).padStart(2, '0')}.000, 0, 200.00 W, 201.00 W, 40, 90 %, 1000 MiB, 0x0000000000000000, 330.00 W`);
+    writeFileSync(trace, `timestamp, index, power.draw [W], power.draw.instant [W], temperature.gpu, utilization.gpu [%], memory.used [MiB], clocks_event_reasons.active, module.power.draw.average [W]\n${rows.join('\n')}\n`);
+    const r = await runCli(['measure', '--engine', 'vllm', '--model', model, '--program', program, '--batch', '4', '--input-len', '64', '--output-len', '32', '--sysfs-root', root, '--db', db, '--json'], { env: { ...env(dir), FAKE_SMI_TRACE: trace }, cwd: dir, timeoutMs: 120_000 });
+    expect(r.exitCode, r.stderr + r.stdout).toBe(0);
+    const row = JSON.parse(r.stdout) as ExperimentRecord;
+    expect(row).toMatchObject({ status: 'ok', boundary: 'module' });
+    const windowS = row.windowS!;
+    expect(row.energyModuleJ! / windowS).toBeCloseTo(330, 3);
+    expect(row.energyBoundaryJ).toBe(row.energyModuleJ);
+    expect(row.energyCpuJ! / windowS).toBeCloseTo(40, 0); // measured, recorded …
+    const comps = row.energyComponents!;
+    expect(comps.find((c) => c.component === 'cpu')).toMatchObject({ counted: true, in_boundary: false }); // … not added
+    expect(comps.find((c) => c.component === 'gpu')).toMatchObject({ in_boundary: false });
+    expect(comps.find((c) => c.component === 'module')).toMatchObject({ in_boundary: true });
+    expect(row.provenance!.energy_cpu_j).toMatch(/not in the boundary: contained in module power/);
+    expect(row.sciOpUg).toBeCloseTo(((row.energyModuleJ! / 3.6e6) * 300 * 1e6) / row.tokensOut!, 6);
+  }, 150_000);
+
   it('an invalid energy.boundary in program.md is refused with what is allowed (exit 2)', async () => {
     const { dir, db, program, model } = workdir();
     writeFileSync(program, `---\nengine: vllm\nmodels:\n  - { id: ${model} }\nspace: { quant: [bf16], batch: [4], input_len: [64], output_len: [32] }\nenergy: { boundary: system }\n---\n`);
