@@ -40,7 +40,11 @@ export function hostEnergyReport(inv: HostInventory): { status: Status; detail: 
   const dram = counted.some((x) => x.component === 'dram');
   const unreadable = [...inv.powercap.zones.map((z) => ({ what: `${z.id} (${z.name ?? '?'})`, ...z })), ...inv.hwmon.sensors.map((s) => ({ what: `${s.id} (${[s.chip, s.label].filter(Boolean).join(' ') || '?'})`, ...s }))].filter((x) => !x.readable);
   const parts: string[] = [];
-  if (counted.length > 0) parts.push(`readable: ${counted.map((x) => ('kind' in x && x.kind === 'power' ? `${x.id} power` : 'name' in x ? `${x.id} ${x.name}` : x.id)).join(', ')}`);
+  const countedNames = [
+    ...inv.powercap.zones.filter((z) => z.readable && z.component !== null).map((z) => `${z.id} ${z.name ?? ''}`.trim()),
+    ...inv.hwmon.sensors.filter((s) => s.readable && s.component !== null).map((s) => `${s.id} (${[s.chip, s.label].filter(Boolean).join(' ')})`),
+  ];
+  if (counted.length > 0) parts.push(`counted: ${countedNames.join(', ')}`);
   if (unreadable.length > 0) parts.push(`unreadable: ${unreadable.map((x) => `${x.what}: ${x.reason}`).join('; ')}`);
   if (unreadable.some((x) => /EACCES|EPERM/.test(x.reason ?? '') && x.path.includes('powercap'))) parts.push(RAPL_EACCES_HINT);
   if (inv.powercap.reason) parts.push(`RAPL: ${inv.powercap.reason}`);

@@ -43,8 +43,13 @@ interface Source {
   /** RAPL: the zone directory; hwmon: the `_input` file. */
   path: string;
   maxEnergyRangeUj: number | null;
-  /** Counters: unwrapped cumulative microjoules since the first reading. Power: watts. */
-  readings: { tS: number; value: number }[];
+  /**
+   * Readings as two parallel number arrays (8 bytes a reading each, not an object per reading: a day at
+   * 4 Hz is 345,600 readings per source). Counters: unwrapped cumulative microjoules since the first
+   * reading; power sensors: watts.
+   */
+  tS: number[];
+  value: number[];
   /** Last raw counter value (before unwrapping). */
   lastRaw: number | null;
   /** Times of the first reading after a counter reset (hwmon energy going down). */
@@ -99,14 +104,14 @@ export class HostEnergyMeter {
     this.now = opts.now ?? (() => Date.now() / 1000);
     this.pollHz = opts.pollHz ?? DEFAULT_HOST_POLL_HZ;
     if (!(this.pollHz >= MIN_HOST_POLL_HZ)) throw new EnergyWindowError(`host energy poll rate must be at least ${MIN_HOST_POLL_HZ} Hz (RAPL counters wrap), got ${this.pollHz}`);
-    const base = { readings: [], lastRaw: null, resetsAtS: [], lastError: null };
+    const fresh = (): Pick<Source, 'tS' | 'value' | 'lastRaw' | 'resetsAtS' | 'lastError'> => ({ tS: [], value: [], lastRaw: null, resetsAtS: [], lastError: null });
     this.sources = [
       ...inventory.powercap.zones
         .filter((z) => z.readable)
-        .map((z): Source => ({ ...base, readings: [], resetsAtS: [], id: z.id, kind: 'rapl', sensor: z.name ?? z.id, component: z.component, path: z.path, maxEnergyRangeUj: z.maxEnergyRangeUj })),
+        .map((z): Source => ({ ...fresh(), id: z.id, kind: 'rapl', sensor: z.name ?? z.id, component: z.component, path: z.path, maxEnergyRangeUj: z.maxEnergyRangeUj })),
       ...inventory.hwmon.sensors
         .filter((s) => s.readable)
-        .map((s): Source => ({ ...base, readings: [], resetsAtS: [], id: s.id, kind: s.kind === 'energy' ? 'hwmon-energy' : 'hwmon-power', sensor: [s.chip, s.label].filter((x) => x !== null).join(' ') || s.id, component: s.component, path: s.path, maxEnergyRangeUj: null })),
+        .map((s): Source => ({ ...fresh(), id: s.id, kind: s.kind === 'energy' ? 'hwmon-energy' : 'hwmon-power', sensor: [s.chip, s.label].filter((x) => x !== null).join(' ') || s.id, component: s.component, path: s.path, maxEnergyRangeUj: null })),
     ];
   }
 
@@ -142,7 +147,7 @@ export class HostEnergyMeter {
         this.addCounter(s, tS, readSensor(s));
       } else {
         const r = readSensor(s);
-        if (r.ok) s.readings.push({ tS, value: r.value / 1e6 });
+        if (r.ok) push(s, tS, r.value / 1e6);
         else s.lastError = r.reason;
       }
     }
@@ -153,17 +158,17 @@ export class HostEnergyMeter {
       s.lastError = r.reason;
       return;
     }
-    const last = s.readings[s.readings.length - 1];
-    if (s.lastRaw === null || !last) {
-      s.readings.push({ tS, value: 0 });
+    const last = s.value[s.value.length - 1];
+    if (s.lastRaw === null || last === undefined) {
+      push(s, tS, 0);
     } else if (s.maxEnergyRangeUj !== null) {
-      s.readings.push({ tS, value: last.value + counterDeltaUj(s.lastRaw, r.value, s.maxEnergyRangeUj) });
+      push(s, tS, last + counterDeltaUj(s.lastRaw, r.value, s.maxEnergyRangeUj));
     } else if (r.value < s.lastRaw) {
       // A counter without a wrap range that went down was reset: energy across it is unknown.
       s.resetsAtS.push(tS);
-      s.readings.push({ tS, value: last.value });
+      push(s, tS, last);
     } else {
-      s.readings.push({ tS, value: last.value + (r.value - s.lastRaw) });
+      push(s, tS, last + (r.value - s.lastRaw));
     }
     s.lastRaw = r.value;
   }
@@ -195,27 +200,46 @@ export class HostEnergyMeter {
     const why = (text: string): { energyJ: null; error: string } => ({ energyJ: null, error: s.lastError ? `${text} (last read error: ${s.lastError})` : text });
     if (s.kind === 'hwmon-power') {
       try {
-        return { energyJ: integratePower(s.readings.map((r) => ({ tS: r.tS, powerW: r.value })), fromS, toS).energyJ, error: null };
+        // Only the readings around the window go to the trapezoid (the series may hold a day of them).
+        const lo = Math.max(0, lastAtOrBefore(s.tS, fromS));
+        const hi = Math.min(s.tS.length, lastAtOrBefore(s.tS, toS) + 2);
+        const points = s.tS.slice(lo, hi).map((tS, i) => ({ tS, powerW: s.value[lo + i]! }));
+        return { energyJ: integratePower(points, fromS, toS).energyJ, error: null };
       } catch (err) {
         return why((err as Error).message);
       }
     }
     if (s.resetsAtS.some((t) => t > fromS && t <= toS)) return why('the counter was reset inside the window');
-    const from = interpolate(s.readings, fromS);
-    const to = interpolate(s.readings, toS);
+    const from = interpolate(s, fromS);
+    const to = interpolate(s, toS);
     if (from === null || to === null) return why('the readings do not cover the window');
     return { energyJ: (to - from) / 1e6, error: null };
   }
 }
 
-/** The cumulative value at tS, linear between the readings around it; null outside the readings. */
-function interpolate(readings: readonly { tS: number; value: number }[], tS: number): number | null {
+function push(s: Source, tS: number, value: number): void {
+  s.tS.push(tS);
+  s.value.push(value);
+}
+
+/** Index of the last reading at or before tS (binary search; readings are in time order), -1 if none. */
+function lastAtOrBefore(times: readonly number[], tS: number): number {
   let lo = -1;
-  for (let i = 0; i < readings.length && readings[i]!.tS <= tS; i++) lo = i;
-  const a = readings[lo];
-  if (!a) return null;
-  if (a.tS === tS) return a.value;
-  const b = readings[lo + 1];
-  if (!b) return null;
-  return a.value + ((b.value - a.value) * (tS - a.tS)) / (b.tS - a.tS);
+  let hi = times.length;
+  while (hi - lo > 1) {
+    const mid = (lo + hi) >> 1;
+    if (times[mid]! <= tS) lo = mid;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/** The cumulative value at tS, linear between the readings around it; null outside the readings. */
+function interpolate(s: Pick<Source, 'tS' | 'value'>, tS: number): number | null {
+  const i = lastAtOrBefore(s.tS, tS);
+  if (i < 0) return null;
+  if (s.tS[i] === tS) return s.value[i]!;
+  if (i + 1 >= s.tS.length) return null;
+  const [ta, tb, va, vb] = [s.tS[i]!, s.tS[i + 1]!, s.value[i]!, s.value[i + 1]!];
+  return va + ((vb - va) * (tS - ta)) / (tb - ta);
 }

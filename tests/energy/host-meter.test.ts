@@ -127,6 +127,25 @@ describe('HostEnergyMeter: hwmon', () => {
     expect(byId['hwmon0/power2']!.energyJ).toBeCloseTo(18, 6);
   });
 
+  it('a window inside a long series takes only its own readings (binary search, slice)', () => {
+    const root = fakeSysfsRoot();
+    const chip = hwmonChip(root, 'hwmon0', 'board_pwr', [{ kind: 'power', n: 1, value: 10_000_000, label: 'CPU' }]);
+    const amd = hwmonChip(root, 'hwmon1', 'other', [{ kind: 'energy', n: 1, value: 0, label: 'DRAM' }]);
+    const { meter, t } = meterAt(root);
+    meter.poll();
+    for (let i = 1; i <= 2_000; i++) {
+      t.now += 0.25;
+      // Power alternates 10 W / 30 W every reading; DRAM counter at 5 W.
+      setSensor(chip, 'power', 1, i % 2 === 0 ? 10_000_000 : 30_000_000);
+      setSensor(amd, 'energy', 1, Math.round(i * 0.25 * 5e6));
+      meter.poll();
+    }
+    // 100 s in the middle, edges on readings: trapezoid of a 10/30 W zigzag = 20 W mean.
+    const w = meter.measure(1_000 + 200, 1_000 + 300);
+    expect(w.cpuJ).toBeCloseTo(2000, 6);
+    expect(w.dramJ).toBeCloseTo(500, 6);
+  });
+
   it('RAPL beats hwmon for the CPU', () => {
     const root = fakeSysfsRoot();
     const pkg = raplZone(root, 'intel-rapl:0', 'package-0', 0);
