@@ -10,6 +10,7 @@ import { MODEL_REF_ALLOWED, modelRefProblem } from '../program/schema.js';
 import { DEFAULT_PROTOCOL, runExperiment } from '../runner/experiment.js';
 import { ServerPool } from '../runner/server-pool.js';
 import { openSession, simFaultsOf } from '../runner/setup.js';
+import { resolveSysfsRoot } from '../telemetry/sysfs.js';
 import { engineOptionFlags, gpuListFlag, intFlag, numberFlag } from './flags.js';
 import { printJson, printText, sig, type GlobalOptions } from './output.js';
 
@@ -66,6 +67,7 @@ export async function measureCommand(flags: MeasureFlags, global: GlobalOptions)
     engineOptions: { ...(program?.engine_options ?? {}), ...engineOptionFlags(flags.engineOption) },
   };
   engine.validate(config);
+  const sysfsRoot = flags.sysfsRoot === undefined ? undefined : resolveSysfsRoot(flags.sysfsRoot);
   const experimentSeconds = intFlag('--experiment-seconds', flags.experimentSeconds, 10, 86_400) ?? program?.budget.experiment_seconds ?? DEFAULT_PROTOCOL.experimentSeconds;
   const startTimeoutS = intFlag('--start-timeout-s', flags.startTimeoutS, 1, 86_400) ?? DEFAULT_PROTOCOL.startTimeoutS;
   const gpus = gpuListFlag('--gpus', flags.gpus) ?? program?.gpus;
@@ -77,7 +79,7 @@ export async function measureCommand(flags: MeasureFlags, global: GlobalOptions)
     engine,
     programText: parsed?.text ?? `carbonbench measure ${JSON.stringify(flags)}`,
     nvidiaSmi: flags.nvidiaSmi,
-    sysfsRoot: flags.sysfsRoot,
+    sysfsRoot,
     gpus,
     carbon: {
       region: intensity === undefined ? (flags.region ?? carbon.region) : undefined,

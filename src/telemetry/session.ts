@@ -37,6 +37,7 @@ export interface RealTelemetryOptions {
 }
 
 export async function openRealTelemetry(opts: RealTelemetryOptions = {}): Promise<TelemetrySession> {
+  const sysfsRoot = resolveSysfsRoot(opts.sysfsRoot); // a bad --sysfs-root fails before anything starts
   const executable = resolveNvidiaSmi(opts.nvidiaSmi);
   const all = await listGpus(executable);
   if (all.length === 0) throw new TelemetryError(`${executable} lists no GPU`);
@@ -55,7 +56,7 @@ export async function openRealTelemetry(opts: RealTelemetryOptions = {}): Promis
     poller.start();
   }
   // Host energy (issue 9): whatever RAPL zones and hwmon sensors are readable; none is not an error.
-  const host = new HostEnergyMeter(discoverHost(resolveSysfsRoot(opts.sysfsRoot)));
+  const host = new HostEnergyMeter(discoverHost(sysfsRoot));
   host.start();
   const meter = new EnergyMeter({ gpus, smi: sampler, nvml: poller, host });
   return {

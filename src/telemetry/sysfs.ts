@@ -3,12 +3,28 @@
  * Everything reads below one root — `--sysfs-root`, else $CARBONBENCH_SYSFS_ROOT, else `/sys` — so that
  * tests (and a machine whose sysfs is mounted elsewhere) use a directory tree of plain files.
  */
-import { readFileSync, readdirSync } from 'node:fs';
+import { readFileSync, readdirSync, statSync } from 'node:fs';
+import { InputError } from '../errors.js';
 
 export const SYSFS_ROOT_ENV = 'CARBONBENCH_SYSFS_ROOT';
 
+/**
+ * `--sysfs-root`, else $CARBONBENCH_SYSFS_ROOT, else /sys. A flag naming no directory is a typo (exit 2),
+ * not a machine without RAPL; the environment variable and /sys are taken as they are, and what they lack
+ * is reported (doctor) and falls back to the GPU boundary.
+ */
 export function resolveSysfsRoot(flag?: string): string {
-  return flag ?? process.env[SYSFS_ROOT_ENV] ?? '/sys';
+  if (flag !== undefined) {
+    let isDir = false;
+    try {
+      isDir = statSync(flag).isDirectory();
+    } catch {
+      isDir = false;
+    }
+    if (!isDir) throw new InputError(`--sysfs-root ${JSON.stringify(flag)} is not a directory; allowed: a sysfs tree such as /sys (with class/powercap and class/hwmon)`);
+    return flag;
+  }
+  return process.env[SYSFS_ROOT_ENV] ?? '/sys';
 }
 
 /** Why a sysfs file could not be read, in words a user can act on. */

@@ -149,6 +149,16 @@ describe('energy boundary end to end', () => {
     expect(row.sciOpUg).toBeCloseTo(((row.energyModuleJ! / 3.6e6) * 300 * 1e6) / row.tokensOut!, 6);
   }, 150_000);
 
+  it('a --sysfs-root that is not a directory is refused before anything starts (exit 2), by measure and doctor', async () => {
+    const { dir, db, program, model } = workdir();
+    const r = await runCli(['measure', '--engine', 'vllm', '--model', model, '--program', program, '--batch', '4', '--input-len', '64', '--output-len', '32', '--sysfs-root', join(dir, 'typo'), '--db', db], { env: env(dir), cwd: dir });
+    expect(r.exitCode).toBe(2);
+    expect(r.stderr).toMatch(/--sysfs-root ".*typo" is not a directory; allowed: a sysfs tree such as \/sys/);
+    const d = await runCli(['doctor', '--sysfs-root', join(dir, 'typo'), '--db', db], { env: env(dir), cwd: dir });
+    expect(d.exitCode).toBe(2);
+    expect(d.stderr).toMatch(/is not a directory/);
+  });
+
   it('an invalid energy.boundary in program.md is refused with what is allowed (exit 2)', async () => {
     const { dir, db, program, model } = workdir();
     writeFileSync(program, `---\nengine: vllm\nmodels:\n  - { id: ${model} }\nspace: { quant: [bf16], batch: [4], input_len: [64], output_len: [32] }\nenergy: { boundary: system }\n---\n`);
