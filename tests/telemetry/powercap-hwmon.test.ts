@@ -127,14 +127,17 @@ describe('discoverHwmon', () => {
 });
 
 describe('sysfs helpers', () => {
-  it('the root is the flag, else $CARBONBENCH_SYSFS_ROOT, else /sys', () => {
+  it('the root is the flag (a directory), else $CARBONBENCH_SYSFS_ROOT, else /sys', () => {
     const saved = process.env.CARBONBENCH_SYSFS_ROOT;
     try {
       delete process.env.CARBONBENCH_SYSFS_ROOT;
       expect(resolveSysfsRoot()).toBe('/sys');
       process.env.CARBONBENCH_SYSFS_ROOT = '/tmp/x';
       expect(resolveSysfsRoot()).toBe('/tmp/x');
-      expect(resolveSysfsRoot('/flag')).toBe('/flag');
+      const dir = fakeSysfsRoot();
+      expect(resolveSysfsRoot(dir)).toBe(dir);
+      // A flag naming no directory is a typo, refused (exit 2), not "no RAPL here".
+      expect(() => resolveSysfsRoot('/nonexistent/sys')).toThrow(/--sysfs-root "\/nonexistent\/sys" is not a directory; allowed: a sysfs tree/);
     } finally {
       if (saved === undefined) delete process.env.CARBONBENCH_SYSFS_ROOT;
       else process.env.CARBONBENCH_SYSFS_ROOT = saved;
