@@ -20,7 +20,7 @@ export interface TelemetrySession extends SampleSource, PowerSampleStore {
   readonly energySource: 'nvml' | 'nvidia-smi' | 'sim';
   /** Transient telemetry failures recovered by a restart (gaps in the samples), oldest first. */
   readonly incidents?: readonly { tS: number; message: string }[];
-  /** CPU / DRAM energy beside the GPU's (RAPL, hwmon); null when nothing is readable or simulated. */
+  /** CPU / DRAM energy beside the GPU's (RAPL, hwmon; without sources where nothing is readable); absent when simulated. */
   readonly host?: HostEnergyMeter | null;
   /** GPU names, driver, for the run record and the hardware profile. */
   readonly identity: { gpus: GpuIdentity[]; driverVersion: string | null };
