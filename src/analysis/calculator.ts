@@ -3,7 +3,8 @@
  * an experiment's operational, embodied and total carbon per token recomputed for another grid
  * region or intensity, with the very function the run scored it with (src/carbon/sci.ts computeSci).
  *
- * Inputs come from the stored experiment: energy_j, tokens_out, window_s, and the embodied inputs
+ * Inputs come from the stored experiment: the energy the run scored with (energy_boundary_j, its
+ * widest measured boundary, issue 9; energy_j for rows without it), tokens_out, window_s, and the embodied inputs
  * (TE, lifetime, GPU share), found in this order:
  * 1. `provenance`: the run wrote `…; TE <kg> kg over <years> y, <used>/<total> GPUs` under
  *    `embodied_g`. Those are the exact numbers it passed to computeSci; they are used when they
@@ -22,6 +23,7 @@ import { InputError, describeValue } from '../errors.js';
 import { loadHardwareProfiles } from '../carbon/hardware.js';
 import { loadRegions, resolveIntensity, type GridRegion, type IntensityChoice } from '../carbon/regions.js';
 import { J_PER_KWH, SECONDS_PER_YEAR, computeSci, type SciResult } from '../carbon/sci.js';
+import { boundaryOf, sciEnergyOf, type Boundary } from '../energy/boundary.js';
 import type { ExperimentRecord, JsonObject } from '../store/index.js';
 
 /** What the calculator reads of an experiment. */
@@ -45,7 +47,7 @@ export type CalcExperiment = Pick<
   | 'sciEmbUg'
   | 'sciUg'
   | 'simulated'
-> & { provenance: JsonObject | null };
+> & { provenance: JsonObject | null } & Partial<Pick<ExperimentRecord, 'energyBoundaryJ' | 'boundary'>>;
 
 export type EmbodiedBasis = 'provenance' | 'stored' | 'hardware-profile';
 
@@ -64,13 +66,13 @@ export interface EmbodiedInputs {
 const PROVENANCE_RE = /;\s*TE\s+(\S+)\s+kg\s+over\s+(\S+)\s+y,\s*(\d+)\/(\d+)\s+GPUs\s*$/;
 
 /** Throws InputError when the experiment has nothing to recompute from. */
-function measured(exp: CalcExperiment): { energyJ: number; tokensOut: number; windowS: number } {
+function measured(exp: CalcExperiment): { energyJ: number; boundary: Boundary; tokensOut: number; windowS: number } {
   const missing = (['energyJ', 'tokensOut', 'windowS'] as const).filter((k) => exp[k] === null);
   if (exp.status !== 'ok' || missing.length > 0 || !(exp.tokensOut! > 0) || !(exp.windowS! > 0)) {
     const why = exp.status !== 'ok' ? `its status is ${exp.status}` : `it has no ${missing.length > 0 ? missing.join(', ') : 'tokens or window'}`;
     throw new InputError(`experiment ${exp.id} cannot be recomputed: ${why}; the calculator needs a finished experiment (status ok) with energy, tokens and a window`);
   }
-  return { energyJ: exp.energyJ!, tokensOut: exp.tokensOut!, windowS: exp.windowS! };
+  return { energyJ: sciEnergyOf(exp)!, boundary: boundaryOf(exp)!, tokensOut: exp.tokensOut!, windowS: exp.windowS! };
 }
 
 export function embodiedInputsOf(exp: CalcExperiment): EmbodiedInputs {
@@ -126,7 +128,9 @@ export interface CarbonRecalc {
   intensitySource: string;
   /** This is the intensity the run itself scored with. */
   isRunIntensity: boolean;
+  /** The energy SCI uses: the experiment's boundary energy (see `boundary`). */
   energyJ: number;
+  boundary: Boundary;
   tokensOut: number;
   windowS: number;
   /** computeSci's result: energyKwh, jPerToken, operationalG, embodiedG, totalG, sciOpUg, sciEmbUg, sciUg. */
@@ -137,7 +141,7 @@ export interface CarbonRecalc {
 
 /** The experiment recomputed under `intensity` (a region's or a given one). */
 export function recomputeCarbon(exp: CalcExperiment, intensity: IntensityChoice, regionName: string | null = null): CarbonRecalc {
-  const { energyJ, tokensOut, windowS } = measured(exp);
+  const { energyJ, boundary, tokensOut, windowS } = measured(exp);
   const embodied = embodiedInputsOf(exp);
   const sci = computeSci({
     energyJ,
@@ -157,6 +161,7 @@ export function recomputeCarbon(exp: CalcExperiment, intensity: IntensityChoice,
     intensitySource: intensity.source,
     isRunIntensity: exp.intensityGKwh !== null && intensity.intensityGPerKwh === exp.intensityGKwh && (intensity.region === null || exp.region === null || intensity.region === exp.region),
     energyJ,
+    boundary,
     tokensOut,
     windowS,
     sci,

@@ -116,12 +116,14 @@ export function toJson(input: ExportInput): string {
  * Filled: timestamp (window end, UTC), project_name, run_id (`experiment-<id>`: one measurement window),
  * experiment_id (`run-<id>`: the carbonbench run), duration (window_s), emissions (operational only:
  * energy × grid intensity; CodeCarbon has no embodied share, so SCI's M is not in it), emissions_rate,
- * gpu_power (mean over the window), gpu_energy and energy_consumed (the GPU board energy: carbonbench's
- * boundary), country_name and country_iso_code (from the grid region, when it names a country), region
+ * gpu_power (mean over the window), gpu_energy (the GPU board energy), cpu_energy and ram_energy with
+ * cpu_power and ram_power (RAPL package and DRAM, when they are inside the experiment's boundary, issue 9),
+ * energy_consumed (the boundary energy SCI used: the sum of those three; on a superchip the module
+ * energy, which contains GPU and CPU), country_name and country_iso_code (from the grid region, when it names a country), region
  * (the grid region id), cloud_provider, cloud_region and on_cloud (`Y` for the GCP-* regions only),
  * gpu_count (GPUs used), gpu_model (`<n> x <GPU name>` from the run), tracking_mode (`machine`: the
  * board counter sees every process on the GPU), pue (1: no PUE applied).
- * Empty (not measured or not known by carbonbench): cpu_power, ram_power, cpu_energy, ram_energy, os,
+ * Empty (not measured or not known by carbonbench): cpu_* and ram_* outside the boundary, os,
  * python_version, codecarbon_version, cpu_count, cpu_model, longitude, latitude, ram_total_size, and
  * on_cloud outside the GCP regions.
  */
@@ -218,7 +220,11 @@ function runGpuName(runs: ReadonlyMap<number, RunRecord>, runId: number): string
 export function codeCarbonRecords(input: ExportInput): Record<CodeCarbonColumn, string | number | null>[] {
   const runs = new Map(input.runs.map((r) => [r.id, r]));
   return input.rows.filter(hasEmissions).map((r) => {
-    const energyKwh = r.energyJ! / J_PER_KWH;
+    // Issue 9: emissions from the energy SCI used (the widest boundary measured), like sci_op_ug.
+    const energyKwh = (r.energyBoundaryJ ?? r.energyJ!) / J_PER_KWH;
+    const inBoundary = (c: 'cpu' | 'dram'): boolean => r.boundary === 'gpu+cpu+dram' || (c === 'cpu' && r.boundary === 'gpu+cpu');
+    const cpuJ = inBoundary('cpu') ? r.energyCpuJ : null;
+    const dramJ = inBoundary('dram') ? r.energyDramJ : null;
     const emissionsKg = r.intensityGKwh === null ? null : (energyKwh * r.intensityGKwh) / 1000;
     const place = placeOfRegion(r.region);
     const edge = input.windows.get(r.id);
@@ -232,12 +238,12 @@ export function codeCarbonRecords(input: ExportInput): Record<CodeCarbonColumn, 
       duration: r.windowS,
       emissions: emissionsKg,
       emissions_rate: emissionsKg === null ? null : emissionsKg / r.windowS!,
-      cpu_power: null,
+      cpu_power: cpuJ === null ? null : cpuJ / r.windowS!,
       gpu_power: r.avgPowerW,
-      ram_power: null,
-      cpu_energy: null,
-      gpu_energy: energyKwh,
-      ram_energy: null,
+      ram_power: dramJ === null ? null : dramJ / r.windowS!,
+      cpu_energy: cpuJ === null ? null : cpuJ / J_PER_KWH,
+      gpu_energy: r.energyJ! / J_PER_KWH,
+      ram_energy: dramJ === null ? null : dramJ / J_PER_KWH,
       energy_consumed: energyKwh,
       country_name: place.countryName,
       country_iso_code: place.countryIso3,
@@ -300,7 +306,8 @@ export function impactManifest(input: ExportInput): Record<string, Yamlable> {
       const observation: Record<string, Yamlable> = {
         timestamp,
         duration: r.windowS!,
-        energy: r.energyJ! / J_PER_KWH,
+        energy: (r.energyBoundaryJ ?? r.energyJ!) / J_PER_KWH,
+        'carbonbench/boundary': r.boundary ?? 'gpu',
         'grid/carbon-intensity': r.intensityGKwh,
         'carbon-embodied': r.embodiedG,
         tokens: r.tokensOut!,
@@ -340,7 +347,7 @@ export function impactManifest(input: ExportInput): Record<string, Yamlable> {
           config: { 'input-parameters': ['energy', 'grid/carbon-intensity'], 'output-parameter': 'carbon-operational' },
           'parameter-metadata': {
             inputs: {
-              energy: meta('kWh', 'GPU board energy over the measurement window', 'sum', 'sum'),
+              energy: meta('kWh', 'energy over the measurement window inside the experiment\'s boundary (carbonbench/boundary: gpu, gpu+cpu, gpu+cpu+dram or module)', 'sum', 'sum'),
               'grid/carbon-intensity': meta('gCO2e/kWh', 'grid carbon intensity', 'avg', 'avg'),
             },
             outputs: { 'carbon-operational': meta('gCO2e', 'operational carbon: energy × intensity', 'sum', 'sum') },

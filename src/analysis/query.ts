@@ -36,6 +36,7 @@ import {
   openStore,
   sqliteDataPath,
   type ColumnKind,
+  type Boundary,
   type ColumnMap,
   type EnergySource,
   type ExperimentStatus,
@@ -110,6 +111,12 @@ export interface ResultRow {
   endedAt: string | null;
   host: string | null;
   runStatus: string;
+  /** Issue 9: what energyBoundaryJ covers; SCI used energyBoundaryJ (energyJ stays the GPU board's). */
+  boundary: Boundary | null;
+  energyBoundaryJ: number | null;
+  energyCpuJ: number | null;
+  energyDramJ: number | null;
+  energyModuleJ: number | null;
 }
 
 /** The `results` view's columns in its documented order (the CSV and JSON exports use this order). */
@@ -168,6 +175,11 @@ export const RESULT_COLUMNS: ColumnMap<ResultRow> = {
   endedAt: ['ended_at', 'text'],
   host: ['host', 'text'],
   runStatus: ['run_status', 'text'],
+  boundary: ['boundary', 'text'],
+  energyBoundaryJ: ['energy_boundary_j', 'real'],
+  energyCpuJ: ['energy_cpu_j', 'real'],
+  energyDramJ: ['energy_dram_j', 'real'],
+  energyModuleJ: ['energy_module_j', 'real'],
 };
 
 const RESULT_KEYS = Object.keys(RESULT_COLUMNS) as (keyof ResultRow)[];

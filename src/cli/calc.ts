@@ -85,6 +85,9 @@ export async function calcCommand(flags: CalcFlags, global: GlobalOptions): Prom
         output_len: exp.outputLen,
         simulated: exp.simulated,
         energy_j: results[0]!.energyJ,
+        // Issue 9: energy_j here is the energy SCI uses (energy_boundary_j); gpu_energy_j the GPU board's.
+        boundary: results[0]!.boundary,
+        gpu_energy_j: exp.energyJ,
         energy_kwh: results[0]!.sci.energyKwh,
         tokens_out: results[0]!.tokensOut,
         window_s: results[0]!.windowS,
@@ -124,7 +127,7 @@ export async function calcCommand(flags: CalcFlags, global: GlobalOptions): Prom
     printText(
       [
         `experiment ${exp.id}: ${exp.model} ${exp.quant ?? ''} batch ${exp.batch ?? '–'} in/out ${exp.inputLen ?? '–'}/${exp.outputLen ?? '–'} (${exp.engine})${exp.simulated ? ' SIMULATED' : ''}`,
-        `energy: ${round(r0.energyJ, 6)} J over ${round(r0.windowS, 5)} s for ${r0.tokensOut} tokens (${round(r0.sci.jPerToken, 4)} J/token)`,
+        `energy: ${round(r0.energyJ, 6)} J (boundary ${r0.boundary}) over ${round(r0.windowS, 5)} s for ${r0.tokensOut} tokens (${round(r0.sci.jPerToken, 4)} J/token)`,
         `embodied: ${round(r0.sci.embodiedG, 4)} gCO2e for the window (${e.basis}: ${e.description})`,
         ...storedLines(exp),
         '',

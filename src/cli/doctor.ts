@@ -7,6 +7,8 @@
 import { statfsSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { chooseHardware } from '../carbon/hardware.js';
+import { describeBoundary, selectBoundary } from '../energy/boundary.js';
+import { discoverHost, type HostInventory } from '../energy/host-meter.js';
 import { probeEngines, probePython, resolvePython, resolveTorchPython } from '../engines/probe.js';
 import { checkWritable } from '../store/sqlite.js';
 import { openNvml } from '../telemetry/nvml.js';
@@ -14,6 +16,7 @@ import { listGpus, queryableFields, resolveNvidiaSmi, type GpuIdentity } from '.
 import { resolveQuery } from '../telemetry/smi-fields.js';
 import { parseQuery, powerReports, type PowerReport } from '../telemetry/smi-text.js';
 import { runSmi } from '../telemetry/smi-exec.js';
+import { resolveSysfsRoot } from '../telemetry/sysfs.js';
 import { VERSION } from '../version.js';
 import { formatTable, printJson, printText, type GlobalOptions } from './output.js';
 
@@ -26,7 +29,50 @@ interface Check {
 
 const MIN_FREE_DISK_BYTES = 1024 ** 3;
 
-export async function doctorCommand(flags: { nvidiaSmi?: string; nvmlLib?: string }, global: GlobalOptions): Promise<number> {
+/** Said once for every EACCES: why energy_uj is root-only and what the user can do about it. */
+const RAPL_EACCES_HINT =
+  'energy_uj is readable by root only on kernels with the 2020 PLATYPUS fix (CVE-2020-8694): run as root, or grant read access (e.g. `sudo chmod a+r /sys/class/powercap/intel-rapl:*/energy_uj`, lost at reboot; this reopens that side channel to local users)';
+
+/** The host-energy part of doctor: one check line and the JSON inventory (every zone and sensor found). */
+export function hostEnergyReport(inv: HostInventory): { status: Status; detail: string; cpu: boolean; dram: boolean; doc: Record<string, unknown> } {
+  const counted = [...inv.powercap.zones, ...inv.hwmon.sensors].filter((x) => x.readable && x.component !== null);
+  const cpu = counted.some((x) => x.component === 'cpu');
+  const dram = counted.some((x) => x.component === 'dram');
+  const unreadable = [...inv.powercap.zones.map((z) => ({ what: `${z.id} (${z.name ?? '?'})`, ...z })), ...inv.hwmon.sensors.map((s) => ({ what: `${s.id} (${[s.chip, s.label].filter(Boolean).join(' ') || '?'})`, ...s }))].filter((x) => !x.readable);
+  const parts: string[] = [];
+  const countedNames = [
+    ...inv.powercap.zones.filter((z) => z.readable && z.component !== null).map((z) => `${z.id} ${z.name ?? ''}`.trim()),
+    ...inv.hwmon.sensors.filter((s) => s.readable && s.component !== null).map((s) => `${s.id} (${[s.chip, s.label].filter(Boolean).join(' ')})`),
+  ];
+  if (counted.length > 0) parts.push(`counted: ${countedNames.join(', ')}`);
+  if (unreadable.length > 0) parts.push(`unreadable: ${unreadable.map((x) => `${x.what}: ${x.reason}`).join('; ')}`);
+  if (unreadable.some((x) => /EACCES|EPERM/.test(x.reason ?? '') && x.path.includes('powercap'))) parts.push(RAPL_EACCES_HINT);
+  if (inv.powercap.reason) parts.push(`RAPL: ${inv.powercap.reason}`);
+  if (inv.hwmon.reason) parts.push(`hwmon: ${inv.hwmon.reason}`);
+  const detail = `${cpu ? `CPU package${dram ? ' and DRAM' : ''} energy is measured` : 'no CPU energy: the boundary falls back to the GPU'}${parts.length > 0 ? ` (${parts.join('; ')})` : ''}`;
+  return {
+    status: cpu ? 'ok' : 'warn',
+    detail,
+    cpu,
+    dram,
+    doc: {
+      sysfs_root: inv.sysfsRoot,
+      components: [...(cpu ? ['cpu'] : []), ...(dram ? ['dram'] : [])],
+      powercap: {
+        dir: inv.powercap.dir,
+        reason: inv.powercap.reason,
+        zones: inv.powercap.zones.map((z) => ({ id: z.id, name: z.name, kind: z.kind, parent: z.parent, component: z.component, readable: z.readable, reason: z.reason, max_energy_range_uj: z.maxEnergyRangeUj })),
+      },
+      hwmon: {
+        dir: inv.hwmon.dir,
+        reason: inv.hwmon.reason,
+        sensors: inv.hwmon.sensors.map((s) => ({ id: s.id, chip: s.chip, label: s.label, kind: s.kind, component: s.component, readable: s.readable, reason: s.reason })),
+      },
+    },
+  };
+}
+
+export async function doctorCommand(flags: { nvidiaSmi?: string; nvmlLib?: string; sysfsRoot?: string }, global: GlobalOptions): Promise<number> {
   const checks: Check[] = [];
   const add = (check: string, status: Status, detail: string): void => void checks.push({ check, status, detail });
   const smi = resolveNvidiaSmi(flags.nvidiaSmi);
@@ -98,6 +144,13 @@ export async function doctorCommand(flags: { nvidiaSmi?: string; nvmlLib?: strin
     add('energy', gpus.length > 0 ? 'warn' : 'fail', `NVML unavailable (${nvml.unavailableReason}); energy from the 1 Hz nvidia-smi power trapezoid`);
   }
 
+  // Host energy (issue 9): RAPL and hwmon, readable or not, and the boundary that follows.
+  const host = hostEnergyReport(discoverHost(resolveSysfsRoot(flags.sysfsRoot)));
+  add('host-energy', host.status, host.detail);
+  const moduleReported = power.some((p) => p.modulePowerW !== null);
+  const boundary = gpus.length > 0 ? selectBoundary({ gpuJ: 0, moduleJ: moduleReported ? 0 : null, cpuJ: host.cpu ? 0 : null, dramJ: host.dram ? 0 : null }).boundary : null;
+  if (boundary !== null) add('boundary', 'ok', `${boundary}: ${describeBoundary(boundary)}${boundary === 'module' && host.cpu ? ' (CPU energy is recorded but not added: the module contains the CPU)' : ''}`);
+
   // Hardware profile for embodied carbon.
   const hw = chooseHardware(gpus[0]?.name || null, gpus.length);
   add(
@@ -143,7 +196,8 @@ export async function doctorCommand(flags: { nvidiaSmi?: string; nvmlLib?: strin
     gpus: gpus.map((g) => ({ index: g.index, name: g.name, uuid: g.uuid, power_limit_w: g.powerLimitW, memory_total_mib: g.memoryTotalMib })),
     fields,
     power: power.map((p) => ({ gpu: p.gpu, average_power_w: p.averagePowerW, instant_power_w: p.instantPowerW, power_limit_w: p.powerLimitW, module_power_w: p.modulePowerW, memory_power_w: p.memoryPowerW })),
-    boundary: power.some((p) => p.modulePowerW !== null) ? 'module' : gpus.length > 0 ? 'gpu' : null,
+    boundary,
+    host_energy: host.doc,
     energy_source: energySource,
     nvml: nvmlDoc,
     hardware: { id: hw.profile.id, name: hw.profile.name, fallback: hw.fallback, matched_by: hw.matchedBy, embodied_kg_per_unit: hw.profile.embodiedKg, lifetime_years: hw.lifetimeYears, source: hw.profile.source },

@@ -39,6 +39,7 @@ export function buildProgram(): Command {
     .description('checks nvidia-smi, NVML, the GPU → hardware profile, engines, Python/Optuna, disk and the database')
     .option('--nvidia-smi <path>', 'nvidia-smi executable (default: $CARBONBENCH_NVIDIA_SMI or nvidia-smi on PATH)')
     .option('--nvml-lib <path>', 'NVML library (default: $CARBONBENCH_NVML_LIB or libnvidia-ml.so.1)')
+    .option('--sysfs-root <dir>', 'sysfs to read CPU/DRAM energy from: RAPL powercap and hwmon (default: $CARBONBENCH_SYSFS_ROOT or /sys)')
     .action(async (flags: { nvidiaSmi?: string; nvmlLib?: string }, cmd: Command) => {
       const { doctorCommand } = await import('./doctor.js');
       process.exitCode = await doctorCommand(flags, globalOptions(cmd));
@@ -75,6 +76,7 @@ export function buildProgram(): Command {
     .option('--fresh', 'start a new run instead of resuming the last unfinished one')
     .option('--nvidia-smi <path>', 'nvidia-smi executable')
     .option('--gpus <list>', 'GPU indices to use and measure (default: program.md gpus, else all)')
+    .option('--sysfs-root <dir>', 'sysfs to read CPU/DRAM energy from: RAPL powercap and hwmon (default: $CARBONBENCH_SYSFS_ROOT or /sys)')
     .option('--start-timeout-s <s>', 'seconds an engine may take to become ready (default 900)')
     .action(async (flags, cmd: Command) => {
       const { runCommand } = await import('./run.js');
@@ -104,6 +106,7 @@ export function buildProgram(): Command {
     .option('--intensity <g>', 'grid intensity in gCO2e/kWh (overrides --region)')
     .option('--nvidia-smi <path>', 'nvidia-smi executable')
     .option('--gpus <list>', 'GPU indices to use and measure (default: all)')
+    .option('--sysfs-root <dir>', 'sysfs to read CPU/DRAM energy from: RAPL powercap and hwmon (default: $CARBONBENCH_SYSFS_ROOT or /sys)')
     .option('--experiment-seconds <s>', 'time budget of the experiment (hard kill at twice this)')
     .option('--start-timeout-s <s>', 'seconds the engine may take to become ready (default 900)')
     .option('--engine-option <key=value...>', 'engine option, repeatable (e.g. gpu_memory_utilization=0.8)')

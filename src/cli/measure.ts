@@ -11,6 +11,7 @@ import { DEFAULT_PROTOCOL, runExperiment } from '../runner/experiment.js';
 import { ServerPool } from '../runner/server-pool.js';
 import { timedIntensityOf } from '../runner/run.js';
 import { openSession, simFaultsOf } from '../runner/setup.js';
+import { resolveSysfsRoot } from '../telemetry/sysfs.js';
 import { engineOptionFlags, gpuListFlag, intFlag, numberFlag } from './flags.js';
 import { printJson, printText, sig, type GlobalOptions } from './output.js';
 
@@ -26,6 +27,7 @@ export interface MeasureFlags {
   region?: string;
   intensity?: string;
   nvidiaSmi?: string;
+  sysfsRoot?: string;
   gpus?: string;
   experimentSeconds?: string;
   startTimeoutS?: string;
@@ -66,6 +68,7 @@ export async function measureCommand(flags: MeasureFlags, global: GlobalOptions)
     engineOptions: { ...(program?.engine_options ?? {}), ...engineOptionFlags(flags.engineOption) },
   };
   engine.validate(config);
+  const sysfsRoot = flags.sysfsRoot === undefined ? undefined : resolveSysfsRoot(flags.sysfsRoot);
   const experimentSeconds = intFlag('--experiment-seconds', flags.experimentSeconds, 10, 86_400) ?? program?.budget.experiment_seconds ?? DEFAULT_PROTOCOL.experimentSeconds;
   const startTimeoutS = intFlag('--start-timeout-s', flags.startTimeoutS, 1, 86_400) ?? DEFAULT_PROTOCOL.startTimeoutS;
   const gpus = gpuListFlag('--gpus', flags.gpus) ?? program?.gpus;
@@ -77,6 +80,7 @@ export async function measureCommand(flags: MeasureFlags, global: GlobalOptions)
     engine,
     programText: parsed?.text ?? `carbonbench measure ${JSON.stringify(flags)}`,
     nvidiaSmi: flags.nvidiaSmi,
+    sysfsRoot,
     gpus,
     carbon: {
       region: intensity === undefined ? (flags.region ?? carbon.region) : undefined,
@@ -117,6 +121,7 @@ export async function measureCommand(flags: MeasureFlags, global: GlobalOptions)
         idlePowerW: session.idlePowerW,
         bpbText: session.bpbText,
         signal: session.signal,
+        energyBoundary: program?.energy.boundary ?? 'auto',
       },
     );
     if (record.status === 'interrupted') status = 'interrupted';
@@ -132,6 +137,7 @@ export async function measureCommand(flags: MeasureFlags, global: GlobalOptions)
         ['tokens_out', record.tokensOut],
         ['tok_s', sig(record.tokS, 5)],
         ['energy_j', `${sig(record.energyJ, 6)} (${record.energySource}; nvml ${sig(record.energyNvmlJ, 6)}, nvidia-smi ${sig(record.energySmiJ, 6)})`],
+        ['boundary', record.boundary === null ? null : `${record.boundary}: ${sig(record.energyBoundaryJ, 6)} J for SCI (cpu ${sig(record.energyCpuJ, 6)}, dram ${sig(record.energyDramJ, 6)}, module ${sig(record.energyModuleJ, 6)})`],
         ['j_per_token', sig(record.energyJ !== null && record.tokensOut ? record.energyJ / record.tokensOut : null, 4)],
         ['energy_ci_rel', record.energyCiRel === null ? null : `±${(100 * record.energyCiRel).toFixed(2)}% (95%)`],
         ['avg_power_w', sig(record.avgPowerW, 4)],

@@ -1,5 +1,6 @@
 import { InputError } from '../errors.js';
 import { runSweep } from '../runner/run.js';
+import { resolveSysfsRoot } from '../telemetry/sysfs.js';
 import { gpuListFlag, intFlag, numberFlag } from './flags.js';
 import { printJson, printText, sig, type GlobalOptions } from './output.js';
 
@@ -13,6 +14,7 @@ export interface RunFlags {
   dryRun?: boolean;
   fresh?: boolean;
   nvidiaSmi?: string;
+  sysfsRoot?: string;
   gpus?: string;
   startTimeoutS?: string;
 }
@@ -30,6 +32,7 @@ export async function runCommand(flags: RunFlags, global: GlobalOptions): Promis
     dryRun: flags.dryRun === true,
     fresh: flags.fresh === true,
     nvidiaSmi: flags.nvidiaSmi,
+    sysfsRoot: flags.sysfsRoot === undefined ? undefined : resolveSysfsRoot(flags.sysfsRoot),
     gpus: gpuListFlag('--gpus', flags.gpus),
     startTimeoutS: intFlag('--start-timeout-s', flags.startTimeoutS, 1, 86_400),
     progress: (line) => {

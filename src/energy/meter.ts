@@ -8,6 +8,7 @@
 import { EnergyWindowError } from '../errors.js';
 import type { NvmlEnergyPoller } from '../telemetry/nvml-poller.js';
 import type { GpuSample } from '../telemetry/types.js';
+import type { HostEnergyMeter, HostWindowEnergy } from './host-meter.js';
 import { POWER_DRAW_ALIGN_S, integratePower, toPowerPoints } from './integrate.js';
 
 /** The part of the nvidia-smi sampler the meter needs (SmiSampler implements it). */
@@ -46,12 +47,22 @@ export interface WindowMeasurement {
   nvmlError: string | null;
   /** Samples of the window, for storage and the thermal/throttle summary. */
   samples: GpuSample[];
+  /**
+   * Superchip module energy over the window (trapezoid of module.power.draw.average, summed over the
+   * GPUs), or null with moduleError; null and no error where the board reports no module power.
+   */
+  moduleJ: number | null;
+  moduleError: string | null;
+  /** CPU / DRAM energy over the same window (issue 9); null without a host meter. */
+  host: HostWindowEnergy | null;
 }
 
 export interface EnergyMeterOptions {
   gpus: readonly number[];
   smi: PowerSampleStore | null;
   nvml: NvmlEnergyPoller | null;
+  /** RAPL / hwmon counters, read at the same edges (issue 9). */
+  host?: HostEnergyMeter | null;
   /** Seconds each power.draw sample is moved earlier (see POWER_DRAW_ALIGN_S). */
   alignS?: number;
   now?: () => number;
@@ -72,6 +83,7 @@ export class EnergyMeter {
     if (this.open.has(key)) throw new EnergyWindowError(`measurement window "${key}" is already open`);
     const fromS = this.now();
     if (this.opts.nvml) for (const g of this.opts.gpus) this.opts.nvml.read(g);
+    this.opts.host?.poll();
     this.open.set(key, fromS);
     return fromS;
   }
@@ -82,6 +94,7 @@ export class EnergyMeter {
    */
   markEdge(): number {
     if (this.opts.nvml) for (const g of this.opts.gpus) this.opts.nvml.read(g);
+    this.opts.host?.poll();
     return this.now();
   }
 
@@ -135,6 +148,7 @@ export class EnergyMeter {
     this.open.delete(key);
     const toS = this.now();
     if (this.opts.nvml) for (const g of this.opts.gpus) this.opts.nvml.read(g);
+    this.opts.host?.poll();
     return this.measure(key, fromS, toS);
   }
 
@@ -158,6 +172,8 @@ export class EnergyMeter {
     }
 
     let smiError: string | null = this.opts.smi ? null : 'no nvidia-smi sampler';
+    let moduleJ: number | null = null;
+    let moduleError: string | null = null;
     let smiSamples = 0;
     let peakPowerW: number | null = null;
     let samples: GpuSample[] = [];
@@ -172,6 +188,7 @@ export class EnergyMeter {
           smiSamples += r.samples;
           peakPowerW = Math.max(peakPowerW ?? 0, r.peakPowerW);
         }
+        ({ moduleJ, moduleError } = this.moduleEnergy(samples, fromS, toS));
         samples = samples.filter((s) => s.tS >= fromS && s.tS <= toS + this.alignS);
       } catch (err) {
         smiError = (err as Error).message;
@@ -214,6 +231,29 @@ export class EnergyMeter {
       smiError,
       nvmlError,
       samples,
+      moduleJ,
+      moduleError,
+      host: this.opts.host ? this.opts.host.measure(fromS, toS) : null,
     };
+  }
+
+  /**
+   * Module energy: every GPU's module.power.draw.average integrated like power.draw (a trailing average
+   * too, so aligned the same). A board that never reports it gives null without an error; one that
+   * reports it for some GPUs or not over the whole window gives null with the reason — never a partial sum.
+   */
+  private moduleEnergy(samples: readonly GpuSample[], fromS: number, toS: number): { moduleJ: number | null; moduleError: string | null } {
+    const reported = samples.filter((s) => s.modulePowerW !== null && s.modulePowerW !== undefined);
+    if (reported.length === 0) return { moduleJ: null, moduleError: null };
+    try {
+      let sumJ = 0;
+      for (const g of this.opts.gpus) {
+        const points = toPowerPoints(samples.filter((s) => s.gpuIndex === g).map((s) => ({ tS: s.tS, powerW: s.modulePowerW ?? null })), this.alignS);
+        sumJ += integratePower(points, fromS, toS).energyJ;
+      }
+      return { moduleJ: sumJ, moduleError: null };
+    } catch (err) {
+      return { moduleJ: null, moduleError: `module power does not cover the window: ${(err as Error).message}` };
+    }
   }
 }

@@ -104,6 +104,13 @@ export const programSchema = z.strictObject({
       }
     })
     .default({}),
+  // Issue 9: which energy SCI uses. auto = the widest boundary measured (GPU, + CPU package, + DRAM, or a
+  // superchip's module); gpu = GPU board only (comparable with results measured before).
+  energy: z
+    .strictObject({
+      boundary: z.enum(['auto', 'gpu'], { error: 'allowed: auto (the widest boundary measured) or gpu (GPU board only)' }).default('auto'),
+    })
+    .default({ boundary: 'auto' }),
   safety: z
     .strictObject({
       abort_temp_c: z.number({ error: 'allowed: °C from 40 to 110' }).min(40, { error: 'allowed: °C from 40 to 110' }).max(110, { error: 'allowed: °C from 40 to 110' }).default(85),

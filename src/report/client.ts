@@ -160,6 +160,9 @@ class Report {
   energySource(r: number): string {
     return this.str(this.d.dict.energySource, this.d.exp.energySource[r]!) ?? 'unknown';
   }
+  boundary(r: number): string {
+    return this.str(this.d.dict.boundary, this.d.exp.boundary[r]!) ?? 'unknown';
+  }
   region(r: number): string | null {
     return this.str(this.d.dict.region, this.d.exp.region[r]!);
   }
@@ -778,8 +781,8 @@ function renderDetails(rep: Report, r: number, region: ReportRegion, res: CalcRe
     ['Experiment', [`#${e.id[r]} (run ${e.run[r]}, phase ${rep.phase(r)})`, rep.simulated(r) ? badge('simulated', 'sim') : null, rep.pareto(r) ? badge('Pareto', 'pareto') : null]],
     ['Model', `${rep.model(r)} · family ${rep.family(r)} · ${fmtParams(e.params[r] ?? null)} parameters`],
     ['Config', `${rep.engine(r)} · ${rep.configText(r)}`],
-    ['Measured', `${fmt(e.energyJ[r])} J over ${fmt(e.windowS[r])} s for ${fmtInt(e.tokensOut[r])} tokens = ${fmt(res?.jPerToken)} J/token (±${fmt((e.energyCiRel[r] ?? NaN) * 100, 2)}% at 95%) · ${fmt(e.tokS[r])} tokens/s · BPB ${fmt(e.bpb[r])}`],
-    ['Energy source', rep.energySource(r)],
+    ['Measured', `${fmt(e.energyJ[r])} J (boundary ${rep.boundary(r)}) over ${fmt(e.windowS[r])} s for ${fmtInt(e.tokensOut[r])} tokens = ${fmt(res?.jPerToken)} J/token (±${fmt((e.energyCiRel[r] ?? NaN) * 100, 2)}% at 95%) · ${fmt(e.tokS[r])} tokens/s · BPB ${fmt(e.bpb[r])}`],
+    ['Energy source', `GPU: ${rep.energySource(r)} · boundary ${rep.boundary(r)}: ${BOUNDARY_MEANING[rep.boundary(r)] ?? 'see the provenance of the experiment'}`],
     ['Embodied (M)', res ? `${fmt(res.embodiedG)} gCO₂e for the window (${rep.d.embodied[e.embodied[r]!]?.description ?? '–'}) · hardware profile ${rep.hardware(r) ?? '–'}` : '–'],
     ['As stored', `${rep.intensityText(r)} → ${fmt(e.sciUg[r])} µgCO₂e/token`],
     ...(rep.timeResolved(r) ? [['Static figure', `${storedRegion ?? 'custom intensity'} at ${fmt(e.intensityStaticGKwh[r])} gCO₂e/kWh → ${fmt(e.sciStaticUg[r])} µgCO₂e/token`] as [string, Child]] : []),
@@ -864,8 +867,26 @@ const ENERGY_SOURCE_MEANING: Record<string, string> = {
   table: 'looked up in a tabular benchmark: not a measurement',
 };
 
+const BOUNDARY_MEANING: Record<string, string> = {
+  gpu: 'GPU board only (NVML counter or nvidia-smi power)',
+  'gpu+cpu': 'GPU board + CPU package (RAPL package zones or a known hwmon CPU sensor), over the same window',
+  'gpu+cpu+dram': 'GPU board + CPU package + DRAM (RAPL), over the same window',
+  module: 'superchip module power (GPU + CPU + module memory, nvidia-smi module.power.draw.average); CPU energy is not added again',
+  system: 'whole system',
+};
+
 function renderMethodology(rep: Report): void {
   const e = rep.d.exp;
+  const boundaryHost = byId('method-boundary');
+  if (rep.d.boundaries.length === 0) boundaryHost.append(empty('No scored experiment yet.'));
+  else {
+    boundaryHost.append(
+      table(
+        ['Boundary', 'What E covers', ['Experiments', 'num'], ['Simulated', 'num']],
+        rep.d.boundaries.map((b) => el('tr', {}, td(b.boundary), td(BOUNDARY_MEANING[b.boundary] ?? 'see the provenance column of the experiments table'), num(b.experiments), num(b.simulated))),
+      ),
+    );
+  }
   const energy = byId('method-energy');
   if (rep.d.energySources.length === 0) energy.append(empty('No scored experiment yet.'));
   else {
@@ -885,10 +906,10 @@ function renderMethodology(rep: Report): void {
     const rows: HTMLTableRowElement[] = [];
     for (let r = 0; r < rep.n; r++) {
       rows.push(
-        el('tr', {}, num(e.id[r]), td([rep.model(r), rep.simulated(r) ? badge('simulated', 'sim') : null], 'model'), td(rep.configText(r)), td(rep.energySource(r)), num(e.energyJ[r]), td(fmtInt(e.tokensOut[r]), 'num'), num(e.windowS[r]), td(e.energyCiRel[r] === null || e.energyCiRel[r] === undefined ? '–' : `±${fmt(e.energyCiRel[r]! * 100, 2)}%`, 'num'), td(rep.region(r) ?? 'custom'), num(e.intensityGKwh[r]), td(rep.timeResolved(r) ? rep.intensityText(r) : e.intensityFallback[r] === 1 ? 'static (fallback)' : 'static'), num(e.sciUg[r]), num(rep.timeResolved(r) ? e.sciStaticUg[r] : null)),
+        el('tr', {}, num(e.id[r]), td([rep.model(r), rep.simulated(r) ? badge('simulated', 'sim') : null], 'model'), td(rep.configText(r)), td(rep.energySource(r)), td(rep.boundary(r)), num(e.energyJ[r]), td(fmtInt(e.tokensOut[r]), 'num'), num(e.windowS[r]), td(e.energyCiRel[r] === null || e.energyCiRel[r] === undefined ? '–' : `±${fmt(e.energyCiRel[r]! * 100, 2)}%`, 'num'), td(rep.region(r) ?? 'custom'), num(e.intensityGKwh[r]), td(rep.timeResolved(r) ? rep.intensityText(r) : e.intensityFallback[r] === 1 ? 'static (fallback)' : 'static'), num(e.sciUg[r]), num(rep.timeResolved(r) ? e.sciStaticUg[r] : null)),
       );
     }
-    expHost.append(table([['#', 'num'], 'Model', 'Config', 'Energy source', ['Energy J', 'num'], ['Tokens', 'num'], ['Window s', 'num'], ['95% CI J/token', 'num'], 'Region', ['gCO₂e/kWh', 'num'], 'Intensity source', ['SCI µg/token', 'num'], ['Static SCI µg/token', 'num']], rows));
+    expHost.append(table([['#', 'num'], 'Model', 'Config', 'Energy source', 'Boundary', ['Energy J (boundary)', 'num'], ['Tokens', 'num'], ['Window s', 'num'], ['95% CI J/token', 'num'], 'Region', ['gCO₂e/kWh', 'num'], 'Intensity source', ['SCI µg/token', 'num'], ['Static SCI µg/token', 'num']], rows));
   });
 
   const hw = byId('method-hardware');

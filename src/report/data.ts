@@ -6,6 +6,7 @@ import { basename } from 'node:path';
 import { DEFAULT_REGION, loadRegions, type GridRegion } from '../carbon/regions.js';
 import { loadHardwareProfiles, type HardwareProfile } from '../carbon/hardware.js';
 import { J_PER_KWH } from '../carbon/sci.js';
+import { boundaryOf, sciEnergyOf } from '../energy/boundary.js';
 import type { ExperimentRecord, RunRecord, Store } from '../store/index.js';
 import { VERSION } from '../version.js';
 import type { Selection } from '../analysis/query.js';
@@ -73,7 +74,7 @@ export function assembleReportData(runs: readonly RunRecord[], all: readonly Exp
   const exp: ExperimentColumns = {
     id: [], run: [], model: [], family: [], quant: [], engine: [], phase: [], energySource: [], region: [], hardware: [], rationale: [],
     params: [], batch: [], inputLen: [], outputLen: [], tokS: [], sciUg: [], sciOpUg: [], sciEmbUg: [], bpb: [],
-    energyJ: [], tokensOut: [], windowS: [], embodied: [], intensityGKwh: [],
+    energyJ: [], boundary: [], tokensOut: [], windowS: [], embodied: [], intensityGKwh: [],
     intensityProvider: [], intensityAt: [], intensityEstimated: [], intensityFallback: [], intensityStaticGKwh: [], sciStaticUg: [], energyCiRel: [], simulated: [], pareto: [], throttled: [],
   };
   for (const e of scored) {
@@ -97,7 +98,8 @@ export function assembleReportData(runs: readonly RunRecord[], all: readonly Exp
     exp.sciOpUg.push(e.sciOpUg);
     exp.sciEmbUg.push(e.sciEmbUg);
     exp.bpb.push(e.bpb);
-    exp.energyJ.push(e.energyJ);
+    exp.energyJ.push(sciEnergyOf(e));
+    exp.boundary.push(dicts.index('boundary', boundaryOf(e)));
     exp.tokensOut.push(e.tokensOut);
     exp.windowS.push(e.windowS);
     const inputs = embodiedInputs(e);
@@ -171,6 +173,15 @@ export function assembleReportData(runs: readonly RunRecord[], all: readonly Exp
     energySources.set(key, s);
   }
 
+  const boundaries = new Map<string, { experiments: number; simulated: number }>();
+  for (const e of scored) {
+    const key = boundaryOf(e) ?? 'unknown';
+    const s = boundaries.get(key) ?? { experiments: 0, simulated: 0 };
+    s.experiments++;
+    if (e.simulated) s.simulated++;
+    boundaries.set(key, s);
+  }
+
   return {
     version: REPORT_DATA_VERSION,
     meta: {
@@ -197,6 +208,7 @@ export function assembleReportData(runs: readonly RunRecord[], all: readonly Exp
     leaderboards,
     scaling,
     energySources: [...energySources.entries()].map(([source, s]) => ({ source, ...s })).sort((a, b) => b.experiments - a.experiments),
+    boundaries: [...boundaries.entries()].map(([boundary, s]) => ({ boundary, ...s })).sort((a, b) => b.experiments - a.experiments),
   };
 }
 
@@ -226,7 +238,7 @@ function hardwareUsed(runs: readonly RunRecord[], scored: readonly ExperimentRec
 }
 
 class Dictionaries {
-  readonly values: ReportDictionaries = { model: [], family: [], quant: [], engine: [], phase: [], energySource: [], region: [], hardware: [], rationale: [], intensityProvider: [] };
+  readonly values: ReportDictionaries = { model: [], family: [], quant: [], engine: [], phase: [], energySource: [], region: [], hardware: [], rationale: [], intensityProvider: [], boundary: [] };
   private readonly maps = new Map<DictName, Map<string, number>>();
 
   /** Index of `value` in dict `name` (added if new); -1 for null. */

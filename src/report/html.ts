@@ -151,7 +151,8 @@ M   = TE × (window_s / lifetime_s) × (gpus_used / gpus_total)   embodied carbo
 SCI = (O + M) / R   → µgCO₂e per token (sci_ug = sci_op_ug + sci_emb_ug)</pre>
 <p><strong>E</strong> is the energy over the measurement window; <strong>R</strong> the output tokens generated inside the same window, from the server’s usage data; <strong>I</strong> the grid’s carbon intensity; <strong>TE</strong> the embodied emissions of the hardware, charged by the share of its lifetime and of its GPUs that the window used. Quality is <strong>BPB</strong>, bits per UTF-8 byte on a held-out text: Σ −log₂ p(token) ÷ bytes, computed once per engine, model and quantization.</p>
 <h3>Boundary</h3>
-<p>Energy is <strong>GPU board energy</strong> only: what the GPU reports through NVML’s total-energy counter, or the trapezoid of nvidia-smi’s power.draw at 1 Hz. CPU, host memory, storage, network, cooling and power-supply losses (PUE) are outside the boundary, so SCI here is a lower bound for a whole server. Idle time between experiments, warm-up and model loading are excluded: only the measurement window counts.</p>
+<p>E is the <strong>widest energy boundary measured</strong> for each experiment, over the same window as the tokens: the GPU board (NVML’s total-energy counter, or the trapezoid of nvidia-smi’s power.draw at 1 Hz), plus the CPU package and DRAM where Linux RAPL counters (or known hwmon sensors) were readable; on superchips that report module power (GB10, GH200) the module, which already contains the CPU, so nothing is added to it. Storage, network, cooling and power-supply losses (PUE) are outside every boundary, so SCI here is a lower bound for a whole server. Idle time between experiments, warm-up and model loading are excluded: only the measurement window counts. Experiments with different boundaries are not directly comparable: the table says which boundary each used.</p>
+<div id="method-boundary"></div>
 <h3>Energy source per experiment</h3>
 <div id="method-energy"></div>
 <details id="method-experiments"><summary>Every scored experiment: energy source, precision and inputs</summary><div id="method-experiments-table" class="table-wrap tall"></div></details>
@@ -166,7 +167,7 @@ SCI = (O + M) / R   → µgCO₂e per token (sci_ug = sci_op_ug + sci_emb_ug)</p
 <div id="method-runs"></div>
 <h3>Limitations</h3>
 <ul>
-<li>The boundary is the GPU board: host CPU, memory, networking, cooling and PUE are excluded.</li>
+<li>The boundary is at most GPU + CPU package + DRAM (or a superchip’s module): storage, networking, fans, cooling and PUE are excluded, and where RAPL was not readable (root-only since 2020, or a container) only the GPU board is counted.</li>
 <li>nvidia-smi’s power.draw is a one-second average sampled at 1 Hz; where NVML’s energy counter exists it is used instead. Each experiment stores the 95% confidence interval of its J/token.</li>
 <li>Embodied carbon figures are estimates from the hardware table (sources above); manufacturers rarely publish per-GPU footprints.</li>
 <li>${escapeHtml(timeResolvedCount(data) > 0 ? 'Experiments scored with a time-resolved intensity use the provider’s figure for the hour (Electricity Maps) or five minutes (WattTime) of the window’s midpoint; the others use annual averages, and the real intensity at the hour of inference differs.' : 'Grid intensities are annual averages; the real marginal intensity at the hour of inference differs (a time-resolved provider can be configured: carbon.intensity_provider).')}</li>

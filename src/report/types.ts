@@ -30,6 +30,8 @@ export interface ReportData {
   scaling: ScalingReport;
   /** Experiments per energy source (methodology). */
   energySources: { source: string; experiments: number; simulated: number }[];
+  /** Experiments per energy boundary (methodology, issue 9). */
+  boundaries: { boundary: string; experiments: number; simulated: number }[];
 }
 
 export interface ReportMeta {
@@ -65,6 +67,7 @@ export interface ReportDictionaries {
   hardware: string[];
   rationale: string[];
   intensityProvider: string[];
+  boundary: string[];
 }
 
 export type DictName = keyof ReportDictionaries;
@@ -93,8 +96,13 @@ export interface ExperimentColumns {
   sciOpUg: (number | null)[];
   sciEmbUg: (number | null)[];
   bpb: (number | null)[];
-  /** Inputs of the calculator, stored values at full precision. */
+  /**
+   * Inputs of the calculator, stored values at full precision. energyJ is the energy SCI used: the
+   * experiment's boundary energy (energy_boundary_j; energy_j for rows without it), see `boundary`.
+   */
   energyJ: (number | null)[];
+  /** Dictionary index of the boundary of energyJ (`gpu`, `gpu+cpu`, `gpu+cpu+dram`, `module`, `system`). */
+  boundary: number[];
   tokensOut: (number | null)[];
   windowS: (number | null)[];
   /** Index into `embodied`: the calculator's TE, lifetime and GPU share; -1 = cannot be recomputed. */

@@ -10,7 +10,9 @@ import type { HardwareChoice } from '../carbon/hardware.js';
 import type { IntensityChoice } from '../carbon/regions.js';
 import { SECONDS_PER_YEAR, computeSci } from '../carbon/sci.js';
 import type { IntensityResolver, ResolvedIntensity } from '../carbon/timed-intensity.js';
+import type { BoundaryMode } from '../energy/boundary.js';
 import { ratioConfidence } from '../energy/uncertainty.js';
+import { windowBoundary } from '../energy/window-boundary.js';
 import { CarbonbenchError, EngineError } from '../errors.js';
 import type { Engine, EngineContext, EngineServer, ExperimentConfig } from '../engines/types.js';
 import type { Logger } from '../log.js';
@@ -73,6 +75,8 @@ export interface ExperimentDeps {
   bpbText: { text: string; sha256: string } | null;
   /** SIGINT/SIGTERM: stop cleanly, mark the experiment interrupted. */
   signal?: AbortSignal;
+  /** program.md energy.boundary: `auto` (default) = the widest boundary measured; `gpu` = GPU board only. */
+  energyBoundary?: BoundaryMode;
 }
 
 export interface ExperimentRequest {
@@ -231,9 +235,11 @@ export async function runExperiment(req: ExperimentRequest, deps: ExperimentDeps
     const metrics = requestMetrics(inWindow);
     const gpusUsed = telemetry.gpus.length;
     const { hardware, intensity } = deps.carbon;
+    const energySource = telemetry.energySource === 'sim' ? 'sim' : m.energySource;
+    // Issue 9: SCI uses the widest boundary measured over the same window (GPU, + CPU, + DRAM, or module).
+    const bounded = windowBoundary({ measurement: m, gpuSource: energySource, gpus: telemetry.gpus, mode: deps.energyBoundary ?? 'auto' });
     const windowSamples = telemetry.collected({ fromS, toS });
     const throttle = summarizeThrottling(windowSamples);
-    const energySource = telemetry.energySource === 'sim' ? 'sim' : m.energySource;
     Object.assign(provenance, {
       energy_j: energySource === 'nvml' ? `NVML total-energy counter delta over the window, GPU ${telemetry.gpus.join('+')}` : energySource === 'sim' ? 'simulated power model (sim engine)' : `trapezoid of nvidia-smi power.draw at 1 Hz (aligned −0.5 s), GPU ${telemetry.gpus.join('+')}`,
       energy_smi_j: m.smiError ?? 'trapezoid of power.draw over the same window',
@@ -242,6 +248,8 @@ export async function runExperiment(req: ExperimentRequest, deps: ExperimentDeps
       embodied_g: `${hardware.profile.id}: ${hardware.matchedBy}; TE ${hardware.embodiedTotalKg} kg over ${hardware.lifetimeYears} y, ${gpusUsed}/${Math.max(hardware.gpusTotal, gpusUsed)} GPUs`,
       energy_ci_rel: `ratio estimator over ${final.segments} segments (95% t interval)`,
       cooldown: cooldown.reason,
+      ...bounded.provenance,
+      sci_op_ug: `energy_boundary_j (${bounded.choice.boundary}) in kWh × intensity_g_kwh ÷ tokens_out`,
     });
     const incidents = (telemetry.incidents ?? []).filter((i) => i.tS >= startedS);
     if (incidents.length > 0) provenance.telemetry_incidents = incidents.map((i) => `${iso(i.tS)}: ${i.message} (nvidia-smi restarted)`).join('; ');
@@ -267,7 +275,7 @@ export async function runExperiment(req: ExperimentRequest, deps: ExperimentDeps
       ? await deps.carbon.resolver.resolve(fromS, toS)
       : { intensityGPerKwh: intensity.intensityGPerKwh, provider: 'static', zone: null, signal: null, at: null, estimated: null, fallback: null, staticGPerKwh: intensity.intensityGPerKwh, source: intensity.source };
     const sciInputs = {
-      energyJ: m.energyJ,
+      energyJ: bounded.choice.energyJ,
       tokensOut,
       embodiedTotalG: hardware.embodiedTotalKg * 1000,
       lifetimeS: hardware.lifetimeYears * SECONDS_PER_YEAR,
@@ -305,6 +313,12 @@ export async function runExperiment(req: ExperimentRequest, deps: ExperimentDeps
         maxTempC: watchdog.maxTempC(),
         throttled: throttle.unknownSamples === windowSamples.length && windowSamples.length > 0 ? null : throttle.throttled,
         throttleReasons: throttle.reasons.length > 0 ? throttle.reasons.join(',') : null,
+        boundary: bounded.choice.boundary,
+        energyBoundaryJ: bounded.choice.energyJ,
+        energyCpuJ: bounded.energyCpuJ,
+        energyDramJ: bounded.energyDramJ,
+        energyModuleJ: bounded.energyModuleJ,
+        energyComponents: bounded.components,
         bpb,
         region: intensity.region,
         intensityGKwh: grid.intensityGPerKwh,
@@ -329,7 +343,7 @@ export async function runExperiment(req: ExperimentRequest, deps: ExperimentDeps
       await tx.insertRequests(id, toStoredRequests(requests, fromS!, toS!));
     });
     writeArtifacts(artifactDir, telemetry.collected({ fromS: startedS, toS: endedS }), requests);
-    exLog.info({ tokensOut, energyJ: m.energyJ, sciUg: sci.sciUg, ciRel: final.ciRel }, 'experiment ok');
+    exLog.info({ tokensOut, energyJ: m.energyJ, boundary: bounded.choice.boundary, energyBoundaryJ: bounded.choice.energyJ, sciUg: sci.sciUg, ciRel: final.ciRel }, 'experiment ok');
   } catch (err) {
     await load?.stop().catch(() => {});
     const reason = signal.aborted ? signal.reason : err;
@@ -401,8 +415,8 @@ function toStoredRequests(requests: ReturnType<LoadGenerator['requests']>, fromS
 }
 
 function writeArtifacts(dir: string, samples: GpuSample[], requests: ReturnType<LoadGenerator['requests']>): void {
-  const cols = ['tS', 'gpuIndex', 'powerW', 'powerInstantW', 'tempC', 'memTempC', 'smClockMhz', 'memClockMhz', 'fanPct', 'utilPct', 'memUsedMib', 'eventReasons'] as const;
-  const csv = [cols.join(','), ...samples.map((s) => cols.map((c) => (s[c] === null ? '' : c === 'eventReasons' ? `0x${(s[c] as bigint).toString(16)}` : String(s[c]))).join(','))].join('\n');
+  const cols = ['tS', 'gpuIndex', 'powerW', 'powerInstantW', 'tempC', 'memTempC', 'smClockMhz', 'memClockMhz', 'fanPct', 'utilPct', 'memUsedMib', 'eventReasons', 'modulePowerW'] as const;
+  const csv = [cols.join(','), ...samples.map((s) => cols.map((c) => (s[c] === null || s[c] === undefined ? '' : c === 'eventReasons' ? `0x${(s[c] as bigint).toString(16)}` : String(s[c]))).join(','))].join('\n');
   writeFileSync(join(dir, 'telemetry.csv'), `${csv}\n`);
   writeFileSync(join(dir, 'requests.jsonl'), requests.map((r) => JSON.stringify(r)).join('\n') + (requests.length ? '\n' : ''));
 }

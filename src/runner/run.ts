@@ -39,6 +39,8 @@ export interface RunOptions {
   fresh: boolean;
   nvidiaSmi?: string;
   gpus?: readonly number[];
+  /** sysfs for RAPL / hwmon (issue 9). */
+  sysfsRoot?: string;
   /** Seconds an engine may take to become ready (default DEFAULT_PROTOCOL.startTimeoutS). */
   startTimeoutS?: number;
   /** Progress lines on stderr. */
@@ -201,6 +203,7 @@ export async function runSweep(opts: RunOptions): Promise<RunSummary> {
       programHash: parsed.sha256,
       seed,
       nvidiaSmi: opts.nvidiaSmi,
+      sysfsRoot: opts.sysfsRoot,
       gpus: opts.gpus ?? parsed.program.gpus,
       carbon: {
         region: parsed.program.carbon.region,
@@ -349,6 +352,7 @@ export async function runSweep(opts: RunOptions): Promise<RunSummary> {
           idlePowerW: session.idlePowerW,
           bpbText: session.bpbText,
           signal: session.signal,
+          energyBoundary: parsed.program.energy.boundary,
         },
       );
       const obs = observationsOf([record])[0];
@@ -415,6 +419,8 @@ export function steer(file: string, current: ParsedProgram, engine: Engine): { p
   try {
     const next = parseProgram(text, file);
     if (next.program.engine !== current.program.engine) throw new InputError(`engine cannot change during a run (${current.program.engine} → ${next.program.engine}); start a new run with --fresh`);
+    // A run's SCI figures must share one boundary mode (issue 9).
+    if (next.program.energy.boundary !== current.program.energy.boundary) throw new InputError(`energy.boundary cannot change during a run (${current.program.energy.boundary} → ${next.program.energy.boundary}); start a new run with --fresh`);
     validateSpace(next.program, engine);
     const changed = (['space', 'budget', 'safety', 'models', 'objective', 'engine_options', 'search'] as const).filter((k) => JSON.stringify(next.program[k]) !== JSON.stringify(current.program[k]));
     const prose = next.prose !== current.prose ? ['prose'] : [];

@@ -27,6 +27,8 @@ export interface SessionOptions {
   seed?: number | null;
   nvidiaSmi?: string;
   gpus?: readonly number[];
+  /** sysfs for RAPL / hwmon (issue 9); default $CARBONBENCH_SYSFS_ROOT, else /sys. */
+  sysfsRoot?: string;
   /** `timed`: the time-resolved intensity provider (issue 9 part 2); static when omitted. */
   carbon: { region?: string; intensity?: number; timed?: CarbonIntensityConfig } & HardwareOverrides;
   /** Seconds of idle telemetry before the first experiment (for the cooldown gate's baseline). */
@@ -87,7 +89,7 @@ export async function openSession(opts: SessionOptions): Promise<Session> {
         ...(spike ? { faults: { tempSpike: { atS: virtual.now() + spike.tempSpikeAtS, ...(spike.tempSpikeS !== undefined ? { durationS: spike.tempSpikeS } : {}) } } } : {}),
       });
     } else {
-      telemetry = await openRealTelemetry({ nvidiaSmi: opts.nvidiaSmi, gpus: opts.gpus });
+      telemetry = await openRealTelemetry({ nvidiaSmi: opts.nvidiaSmi, gpus: opts.gpus, sysfsRoot: opts.sysfsRoot });
     }
   } catch (err) {
     await store.close();
@@ -109,7 +111,7 @@ export async function openSession(opts: SessionOptions): Promise<Session> {
   const runDir = join(opts.experimentsDir ?? 'experiments', String(runId));
   mkdirSync(runDir, { recursive: true });
   const log = createLogger({ file: join(runDir, 'carbonbench.log'), console: opts.consoleLog });
-  log.info({ runId, engine: opts.engine.name, energySource: telemetry.energySource, hardware: hardware.profile.id }, 'session start');
+  log.info({ runId, engine: opts.engine.name, energySource: telemetry.energySource, hostEnergy: telemetry.host?.components() ?? [], hardware: hardware.profile.id }, 'session start');
 
   // Idle baseline: a few seconds of samples before anything runs.
   const idleFrom = clock.now();

@@ -351,11 +351,93 @@ FROM experiments e
 JOIN runs r ON r.id = e.run_id;
 `;
 
+// Issue 9: the energy boundary. `energy_j` stays the GPU board energy (comparable across machines);
+// SCI uses `energy_boundary_j`, the widest boundary measured (src/energy/boundary.ts). The per-sensor
+// detail (every RAPL zone and hwmon sensor read, counted or not) is JSON in `energy_components`.
+const MIGRATION_4 = `
+ALTER TABLE experiments ADD COLUMN boundary TEXT
+  CHECK (boundary IN ('gpu', 'gpu+cpu', 'gpu+cpu+dram', 'module', 'system'));
+ALTER TABLE experiments ADD COLUMN energy_boundary_j REAL;
+ALTER TABLE experiments ADD COLUMN energy_cpu_j REAL;
+ALTER TABLE experiments ADD COLUMN energy_dram_j REAL;
+ALTER TABLE experiments ADD COLUMN energy_module_j REAL;
+ALTER TABLE experiments ADD COLUMN energy_components TEXT;
+
+-- Everything measured before this migration covered the GPU board only.
+UPDATE experiments SET boundary = 'gpu', energy_boundary_j = energy_j WHERE energy_j IS NOT NULL;
+
+DROP VIEW results;
+CREATE VIEW results AS
+SELECT
+  e.id,
+  e.run_id,
+  e.phase,
+  e.status,
+  e.engine,
+  e.model,
+  e.params,
+  e.quant,
+  e.batch,
+  e.input_len,
+  e.output_len,
+  e.window_s,
+  e.requests,
+  e.tokens_out,
+  e.tok_s,
+  e.ttft_p50_ms,
+  e.ttft_p99_ms,
+  e.itl_p50_ms,
+  e.itl_p99_ms,
+  e.e2e_p50_ms,
+  e.e2e_p99_ms,
+  e.energy_j,
+  e.energy_source,
+  CASE WHEN e.tokens_out > 0 THEN e.energy_j / e.tokens_out END AS j_per_token,
+  e.energy_ci_rel,
+  e.avg_power_w,
+  e.peak_power_w,
+  e.start_temp_c,
+  e.max_temp_c,
+  e.throttled,
+  e.sci_ug,
+  e.sci_op_ug,
+  e.sci_emb_ug,
+  e.bpb,
+  e.region,
+  e.intensity_g_kwh,
+  e.intensity_provider,
+  e.intensity_zone,
+  e.intensity_signal,
+  e.intensity_at,
+  e.intensity_estimated,
+  e.intensity_fallback,
+  e.intensity_static_g_kwh,
+  e.sci_static_ug,
+  e.embodied_g,
+  e.hardware_id,
+  e.hardware_fallback,
+  e.gpus_used,
+  e.simulated,
+  e.error,
+  e.started_at,
+  e.ended_at,
+  r.host,
+  r.status AS run_status,
+  e.boundary,
+  e.energy_boundary_j,
+  e.energy_cpu_j,
+  e.energy_dram_j,
+  e.energy_module_j
+FROM experiments e
+JOIN runs r ON r.id = e.run_id;
+`;
+
 /** All migrations, in order. Append only. */
 export const MIGRATIONS: readonly Migration[] = [
   { version: 1, name: 'initial schema: runs, experiments, samples, requests, bpb_cache, notes, results view', sql: MIGRATION_1 },
   { version: 2, name: 'covering index for the analysis queries', sql: MIGRATION_2, readCompatible: true },
   { version: 3, name: 'time-resolved grid intensity: experiments.intensity_* and sci_static_ug, intensity_cache', sql: MIGRATION_3 },
+  { version: 4, name: 'energy boundary: boundary, energy_boundary_j, energy_cpu_j, energy_dram_j, energy_module_j, energy_components', sql: MIGRATION_4 },
 ];
 
 /** The schema version this build of carbonbench writes and understands. */

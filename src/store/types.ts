@@ -58,6 +58,27 @@ export type EnergySource = (typeof ENERGY_SOURCES)[number];
 /** Whose grid intensity an experiment used (issue 9 part 2); same list as src/carbon/providers.ts. */
 export const INTENSITY_PROVIDERS = ['static', 'electricitymaps', 'watttime'] as const;
 export type IntensityProvider = (typeof INTENSITY_PROVIDERS)[number];
+/** What the SCI energy covers (src/energy/boundary.ts); the same list as the CHECK in migration 4. */
+export { BOUNDARIES, type Boundary } from '../energy/boundary.js';
+import type { Boundary } from '../energy/boundary.js';
+
+/**
+ * One energy source read over an experiment's window (`experiments.energy_components`, JSON): a RAPL zone,
+ * an hwmon sensor, or a GPU figure. `counted`: added into its component's figure; `inBoundary`: that
+ * component is part of the boundary SCI used. Keys are snake_case: the JSON is read in SQL.
+ */
+export interface EnergyComponentRecord {
+  component: 'gpu' | 'cpu' | 'dram' | 'module' | null;
+  /** `nvml`, `nvidia-smi`, `rapl`, `hwmon-energy`, `hwmon-power`. */
+  source: string;
+  /** Zone or sensor: `intel-rapl:0 package-0`, `hwmon2/power1 …`, `GPU 0+1`. */
+  sensor: string;
+  energy_j: number | null;
+  counted: boolean;
+  in_boundary: boolean;
+  /** Why it has no figure or is not counted. */
+  note: string | null;
+}
 
 // ---------------------------------------------------------------------------------------------------
 // Rows
@@ -182,6 +203,18 @@ export interface ExperimentRecord {
   throttled: boolean | null;
   /** Comma-separated names of the slowdown reasons seen in the window (e.g. `sw_thermal_slowdown`). */
   throttleReasons: string | null;
+  /** What energyBoundaryJ covers; null until measured. Rows measured before issue 9 are `gpu`. */
+  boundary: Boundary | null;
+  /** The energy SCI used: the sum of the components inside the boundary (= energyJ for `gpu`). */
+  energyBoundaryJ: number | null;
+  /** CPU package energy over the same window (RAPL package zones, or a known hwmon CPU sensor). */
+  energyCpuJ: number | null;
+  /** DRAM energy over the same window (RAPL dram zones). */
+  energyDramJ: number | null;
+  /** Superchip module energy over the same window (nvidia-smi module.power.draw.average). */
+  energyModuleJ: number | null;
+  /** Every source read over the window, counted or not (see EnergyComponentRecord). */
+  energyComponents: EnergyComponentRecord[] | null;
 
   // quality and carbon
   bpb: number | null;
@@ -467,6 +500,12 @@ export const EXPERIMENT_COLUMNS: ColumnMap<ExperimentRecord> = {
   maxTempC: ['max_temp_c', 'real'],
   throttled: ['throttled', 'bool'],
   throttleReasons: ['throttle_reasons', 'text'],
+  boundary: ['boundary', 'text'],
+  energyBoundaryJ: ['energy_boundary_j', 'real'],
+  energyCpuJ: ['energy_cpu_j', 'real'],
+  energyDramJ: ['energy_dram_j', 'real'],
+  energyModuleJ: ['energy_module_j', 'real'],
+  energyComponents: ['energy_components', 'json'],
   bpb: ['bpb', 'real'],
   region: ['region', 'text'],
   intensityGKwh: ['intensity_g_kwh', 'real'],
@@ -489,7 +528,8 @@ export const EXPERIMENT_COLUMNS: ColumnMap<ExperimentRecord> = {
   provenance: ['provenance', 'json'],
 };
 
-export const SAMPLE_COLUMNS: ColumnMap<StoredSample> = {
+/** modulePowerW is not kept per sample: its window integral is experiments.energy_module_j (and telemetry.csv has it). */
+export const SAMPLE_COLUMNS: ColumnMap<Omit<StoredSample, 'modulePowerW'>> = {
   source: ['source', 'text'],
   tS: ['t_s', 'real'],
   gpuIndex: ['gpu_index', 'int'],

@@ -37,6 +37,8 @@ export const SAMPLER_FIELDS: readonly SmiField[] = [
     key: 'eventReasons',
     required: false,
   },
+  // Issue 9: the module boundary of superchips; [N/A] (null) on discrete boards such as H100/H200.
+  { name: 'module.power.draw.average', aliases: [], key: 'modulePowerW', required: false },
 ];
 
 /** Every known name (canonical and alias) → its field. Trace headers may use either. */

@@ -12,6 +12,11 @@ export interface GpuSample {
   powerW: number | null;
   /** power.draw.instant */
   powerInstantW: number | null;
+  /**
+   * module.power.draw.average: a superchip's module power (GB10, GH200: GPU + CPU + module memory);
+   * `[N/A]` on discrete boards. Optional: sources that never report it leave it out.
+   */
+  modulePowerW?: number | null;
   tempC: number | null;
   memTempC: number | null;
   smClockMhz: number | null;

@@ -43,6 +43,19 @@ describe('carbon calculator', () => {
     }
   });
 
+  it('recomputes from the energy the run scored with: the boundary energy (issue 9), not the GPU board figure', async () => {
+    const e = (await experiments(await designedDb())).find((x) => x.id === 2)!;
+    expect(e).toMatchObject({ boundary: null, energyBoundaryJ: null }); // the fixture's hand-made rows
+    const wide = { ...e, boundary: 'gpu+cpu+dram' as const, energyBoundaryJ: e.energyJ! * 1.25 };
+    const r = recomputeAsRun(wide);
+    expect(r).toMatchObject({ boundary: 'gpu+cpu+dram', energyJ: e.energyJ! * 1.25 });
+    expect(r.sci.sciOpUg).toBeCloseTo(e.sciOpUg! * 1.25, 9);
+    expect(r.sci.sciEmbUg).toBe(e.sciEmbUg);
+    // A row without energy_boundary_j (written by hand, like the fixture's) falls back to energy_j, boundary gpu.
+    const old = recomputeAsRun(e);
+    expect(old).toMatchObject({ boundary: 'gpu', energyJ: e.energyJ });
+  });
+
   it('another region changes the operational part only, in proportion to its intensity', async () => {
     const e = (await experiments(await designedDb())).find((x) => x.id === 2)!;
     const fr = recomputeFor(e, { region: 'fr' }); // any case

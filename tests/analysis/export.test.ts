@@ -153,3 +153,25 @@ describe('impact (Impact Framework manifest)', () => {
     expect(first.timestamp).toBe('2026-01-01T00:02:10.000Z'); // window start
   });
 });
+
+describe('exports and the energy boundary (issue 9)', () => {
+  it('CodeCarbon: CPU and RAM energy filled when inside the boundary, energy_consumed and emissions from the boundary energy; Impact: energy = boundary energy', async () => {
+    const inp = await input();
+    const e2 = inp.rows.find((r) => r.id === 2)!;
+    const gpuJ = e2.energyJ!;
+    const wide = { ...e2, boundary: 'gpu+cpu+dram' as const, energyCpuJ: 400, energyDramJ: 60, energyBoundaryJ: gpuJ + 460 };
+    const rec = codeCarbonRecords({ ...inp, rows: [wide] })[0]!;
+    expect(rec).toMatchObject({ gpu_energy: gpuJ / 3.6e6, cpu_energy: 400 / 3.6e6, ram_energy: 60 / 3.6e6, cpu_power: 400 / WINDOW_S, ram_power: 60 / WINDOW_S });
+    expect(rec.energy_consumed).toBeCloseTo((gpuJ + 460) / 3.6e6, 15);
+    expect(rec.emissions).toBeCloseTo((((gpuJ + 460) / 3.6e6) * INTENSITY) / 1000, 15);
+    // Module boundary: the module energy is energy_consumed; CPU (contained in it) is not listed beside it.
+    const mod = codeCarbonRecords({ ...inp, rows: [{ ...wide, boundary: 'module' as const, energyModuleJ: gpuJ + 900, energyBoundaryJ: gpuJ + 900 }] })[0]!;
+    expect(mod).toMatchObject({ cpu_energy: null, ram_energy: null, gpu_energy: gpuJ / 3.6e6 });
+    expect(mod.energy_consumed).toBeCloseTo((gpuJ + 900) / 3.6e6, 15);
+    const manifest = parse(toImpactYaml({ ...inp, rows: [wide] })) as { tree: { children: Record<string, { children: Record<string, { inputs: Record<string, unknown>[] }> }> } };
+    const model = Object.values(manifest.tree.children)[0]!;
+    const obs = Object.values(model.children)[0]!.inputs[0]!;
+    expect(obs.energy).toBeCloseTo((gpuJ + 460) / 3.6e6, 15);
+    expect(obs['carbonbench/boundary']).toBe('gpu+cpu+dram');
+  });
+});

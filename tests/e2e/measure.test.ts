@@ -68,6 +68,8 @@ function env(dir: string, extra: Record<string, string> = {}): Record<string, st
     FAKE_NVML_NAME: 'NVIDIA H200',
     FAKE_NVML_POWER_W: '250',
     HOME: dir,
+    // The GPU boundary: this machine's own RAPL (if readable) must not change the figures checked here.
+    CARBONBENCH_SYSFS_ROOT: join(dir, 'no-sysfs'),
     ...extra,
   };
 }

@@ -107,6 +107,7 @@ describe('resolveQuery', () => {
       'utilization.gpu',
       'memory.used',
       'clocks_event_reasons.active',
+      'module.power.draw.average', // issue 9: superchip module power ([N/A] on the H200 that wrote HELP)
     ]);
     expect(resolved.queryNames).toEqual(SAMPLER_FIELDS.map((f) => f.name));
     expect(resolved.keys).toEqual([
@@ -122,6 +123,7 @@ describe('resolveQuery', () => {
       'utilPct',
       'memUsedMib',
       'eventReasons',
+      'modulePowerW',
     ]);
     expect(resolved.unsupported).toEqual([]);
     expect(resolved.missingRequired).toEqual([]);

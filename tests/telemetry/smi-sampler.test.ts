@@ -35,7 +35,7 @@ type Knobs = Partial<Record<(typeof KNOBS)[number], string | number>>;
 
 /** The 2-GPU H100 recording's columns (it has no header). */
 const TWO_GPU_FIELDS =
-  'timestamp,index,name,uuid,power.draw,power.draw.instant,temperature.gpu,clocks.sm,utilization.gpu,memory.used,clocks_event_reasons.active';
+  'timestamp,index,name,uuid,power.draw,power.draw.instant,temperature.gpu,clocks.sm,utilization.gpu,memory.used,clocks_event_reasons.active,module.power.draw.average';
 /** 10× real time: one sample every 100 ms. */
 const SPEED = 10;
 
@@ -141,7 +141,7 @@ function oldDriverHelp(text: string): string {
 }
 
 const ALL_FIELDS =
-  'timestamp,index,power.draw,power.draw.instant,temperature.gpu,temperature.memory,clocks.sm,clocks.mem,fan.speed,utilization.gpu,memory.used,clocks_event_reasons.active';
+  'timestamp,index,power.draw,power.draw.instant,temperature.gpu,temperature.memory,clocks.sm,clocks.mem,fan.speed,utilization.gpu,memory.used,clocks_event_reasons.active,module.power.draw.average';
 
 describe('SmiSampler command line', () => {
   it('passes --query-gpu with every field, --format=csv,noheader,nounits and -lms 1000, and no -i by default', async () => {
