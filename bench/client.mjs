@@ -84,8 +84,13 @@ async function runOne(baseUrl, concurrency) {
   // Diagnostics of the client's own stalls in the window: event-loop delay and GC pauses.
   const loopDelay = monitorEventLoopDelay({ resolution: 1 });
   const gcPausesMs = [];
+  const gcSpans = [];
   const gcObserver = new PerformanceObserver((list) => {
-    for (const e of list.getEntries()) gcPausesMs.push(e.duration);
+    for (const e of list.getEntries()) {
+      gcPausesMs.push(e.duration);
+      // Epoch seconds on the clock the chunks are stamped with (hiresClock).
+      gcSpans.push([(performance.timeOrigin + e.startTime) / 1000, (performance.timeOrigin + e.startTime + e.duration) / 1000]);
+    }
   });
   gcObserver.observe({ entryTypes: ['gc'] });
   loopDelay.enable();
@@ -110,6 +115,8 @@ async function runOne(baseUrl, concurrency) {
   let unmatched = 0;
   let coalesced = 0;
   let stretched = 0;
+  let lateOver1ms = 0;
+  let lateDuringGc = 0;
   for (const r of load.records()) {
     if (!r.success || r.startS < fromS || r.endS > toS) continue;
     const sends = sendLog[load.prompts.prompt(r.promptIndex).slice(0, 8).join('.')];
@@ -122,10 +129,20 @@ async function runOne(baseUrl, concurrency) {
     lags.push((arrivalS - sends[0]) * 1000);
     for (let i = 0; i < r.itlMs.length; i++) {
       const stubMs = (sends[i + 1] - sends[i]) * 1000;
-      errors.push(Math.abs(r.itlMs[i] - stubMs));
+      const errorMs = Math.abs(r.itlMs[i] - stubMs);
+      errors.push(errorMs);
       // Two chunks of one stream delivered by one socket read (the client read later than the second send).
       if (r.itlMs[i] < 0.05 && stubMs > 0.5) coalesced++;
       else if (r.itlMs[i] > stubMs + 1) stretched++;
+      if (errorMs > 1) {
+        // Which of the two chunks waited (the larger lag), and did a GC pause of this process fall
+        // between its send and its arrival? Then the pause delayed its stamp.
+        const prevArrivalS = arrivalS;
+        const nextArrivalS = arrivalS + r.itlMs[i] / 1000;
+        const waited = nextArrivalS - sends[i + 1] >= prevArrivalS - sends[i] ? [sends[i + 1], nextArrivalS] : [sends[i], prevArrivalS];
+        lateOver1ms++;
+        if (gcSpans.some(([a, b]) => a < waited[1] && b > waited[0])) lateDuringGc++;
+      }
       arrivalS += r.itlMs[i] / 1000;
       lags.push((arrivalS - sends[i + 1]) * 1000);
     }
@@ -146,6 +163,8 @@ async function runOne(baseUrl, concurrency) {
     itl_pairs: errors.length,
     itl_pairs_coalesced: coalesced,
     itl_pairs_late_over_1ms: stretched,
+    itl_errors_over_1ms: lateOver1ms,
+    itl_errors_over_1ms_during_gc: lateDuringGc,
     requests_compared: matched,
     requests_unmatched: unmatched,
     lag_ms_p50: round(percentile(lags, 0.5), 3),
