@@ -9,7 +9,9 @@ import { VERSION } from '../version.js';
 
 function globalOptions(cmd: Command): GlobalOptions {
   const opts = cmd.optsWithGlobals<{ db: string; json?: boolean }>();
-  return { db: opts.db, json: opts.json === true };
+  let root: Command = cmd;
+  while (root.parent) root = root.parent;
+  return { db: opts.db, json: opts.json === true, dbExplicit: root.getOptionValueSource('db') !== 'default' };
 }
 
 export function buildProgram(): Command {
@@ -18,7 +20,7 @@ export function buildProgram(): Command {
     .name('carbonbench')
     .description('Measures the carbon cost (SCI, gCO2e per generated token) of LLM inference configurations on your GPUs')
     .version(VERSION)
-    .option('--db <path>', 'results database', './results.db')
+    .option('--db <path|url>', 'results database: a results.db path, or a postgresql:// URL (password from PGPASSWORD)', './results.db')
     .option('--json', 'print one JSON document on stdout and nothing else there')
     .showHelpAfterError()
     .exitOverride()
@@ -78,6 +80,7 @@ export function buildProgram(): Command {
     .option('--gpus <list>', 'GPU indices to use and measure (default: program.md gpus, else all)')
     .option('--sysfs-root <dir>', 'sysfs to read CPU/DRAM energy from: RAPL powercap and hwmon (default: $CARBONBENCH_SYSFS_ROOT or /sys)')
     .option('--start-timeout-s <s>', 'seconds an engine may take to become ready (default 900)')
+    .option('--storage <url>', 'PostgreSQL URL shared by several hosts (results and the search), e.g. postgresql://bench@db:5432/carbonbench; overrides program.md storage')
     .action(async (flags, cmd: Command) => {
       const { runCommand } = await import('./run.js');
       process.exitCode = await runCommand(flags, globalOptions(cmd));
@@ -148,7 +151,7 @@ export function buildProgram(): Command {
   program
     .command('leaderboard')
     .description('best SCI per model, quantization, engine or batch size, with the config that reached it')
-    .option('--by <key>', 'model | quant | engine | batch', 'model')
+    .option('--by <key>', 'model | quant | engine | batch | hardware (profile id: several hosts)', 'model')
     .option('--include-simulated', 'also rank sim and table engine results (always labelled SIMULATED)')
     .option('--include-manual', 'also rank `carbonbench measure` experiments (phase manual)')
     .action(async (flags: { by?: string; includeSimulated?: boolean; includeManual?: boolean }, cmd: Command) => {
@@ -214,6 +217,16 @@ export function buildProgram(): Command {
     .action(async (_flags, cmd: Command) => {
       const { migrateCommand } = await import('./migrate.js');
       process.exitCode = await migrateCommand(globalOptions(cmd));
+    });
+
+  program
+    .command('merge')
+    .description('imports results databases (results.db files or postgresql:// URLs) into one, without duplicates')
+    .argument('<sources...>', 'results.db paths or postgresql:// URLs to import')
+    .option('--into <db>', 'target: a results.db path (created if missing) or a postgresql:// URL')
+    .action(async (sources: string[], flags: { into?: string }, cmd: Command) => {
+      const { mergeCommand } = await import('./merge.js');
+      process.exitCode = await mergeCommand(sources, flags, globalOptions(cmd));
     });
 
   program

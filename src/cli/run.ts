@@ -1,6 +1,7 @@
 import { InputError } from '../errors.js';
 import { runSweep } from '../runner/run.js';
 import { resolveSysfsRoot } from '../telemetry/sysfs.js';
+import { isPostgresUrl, redactPgUrl } from '../store/pg-url.js';
 import { gpuListFlag, intFlag, numberFlag } from './flags.js';
 import { printJson, printText, sig, type GlobalOptions } from './output.js';
 
@@ -17,6 +18,7 @@ export interface RunFlags {
   sysfsRoot?: string;
   gpus?: string;
   startTimeoutS?: string;
+  storage?: string;
 }
 
 export async function runCommand(flags: RunFlags, global: GlobalOptions): Promise<number> {
@@ -24,6 +26,8 @@ export async function runCommand(flags: RunFlags, global: GlobalOptions): Promis
   const summary = await runSweep({
     programFile: flags.program,
     db: global.db,
+    dbExplicit: global.dbExplicit === true,
+    storage: flags.storage,
     engine: flags.engine,
     maxExperiments: intFlag('--max-experiments', flags.maxExperiments, 1, 100_000),
     maxHours: numberFlag('--max-hours', flags.maxHours, 0.001, 720, 'a number of hours'),
@@ -54,7 +58,9 @@ export async function runCommand(flags: RunFlags, global: GlobalOptions): Promis
         `experiments: ${summary.experiments} (ok ${summary.ok}, failed ${summary.failed})`,
         `phases: ${summary.phases.map((p) => `${p.from}→${p.to}`).join(', ') || 'none switched'}`,
         `best: ${summary.best ? `#${summary.best.id} ${summary.best.model} ${summary.best.quant} batch ${summary.best.batch} in ${summary.best.inputLen} out ${summary.best.outputLen}: ${sig(summary.best.sciUg, 4)} µgCO2e/token, BPB ${sig(summary.best.bpb, 4)}` : 'none yet'}`,
-        `next: carbonbench top, carbonbench status, or sqlite3 ${global.db} "SELECT * FROM results"`,
+        isPostgresUrl(summary.db)
+          ? `next: carbonbench top --db ${redactPgUrl(summary.db)}, or psql "${redactPgUrl(summary.db)}" -c "SELECT * FROM results"`
+          : `next: carbonbench top, carbonbench status, or sqlite3 ${summary.db} "SELECT * FROM results"`,
       ].join('\n'),
     );
   }

@@ -348,6 +348,10 @@ export function openSimTelemetry(opts: SimTelemetryOptions): SimTelemetrySession
     },
     onSample(fn) {
       sampleListeners.add(fn);
+      // A new waiter gets its own auto-advance allowance. Fix (issue 10): with a PostgreSQL store the
+      // runner awaits real I/O while the watchdog listens, the pump used up the 600 s cap during those
+      // awaits, and the next cooldown gate then waited forever for a sample.
+      pumpedS = 0;
       schedulePump();
       return () => {
         sampleListeners.delete(fn);

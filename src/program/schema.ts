@@ -5,6 +5,7 @@
 import { z } from 'zod';
 import { INTENSITY_PROVIDERS, WATTTIME_SIGNALS } from '../carbon/providers.js';
 import { ENGINE_NAMES } from '../engines/types.js';
+import { isPostgresUrl, parsePgUrl } from '../store/pg-url.js';
 
 const ZONE_ALLOWED = 'a provider zone or region id of letters, digits, _ and - such as US-NE-ISNE or CAISO_NORTH';
 
@@ -56,6 +57,29 @@ export const spaceSchema = z.strictObject({
   input_len: list(positiveInt('an integer from 1 to 1048576', 1 << 20), 'input lengths in tokens'),
   output_len: list(positiveInt('an integer from 1 to 1048576', 1 << 20), 'output lengths in tokens'),
 });
+
+const STORAGE_ALLOWED =
+  'a PostgreSQL URL without password such as postgresql://bench@db.lab:5432/carbonbench (password in PGPASSWORD), or a results.db path';
+
+/** null when `text` is an acceptable `storage:` value, else what is wrong with it. */
+function storageProblem(text: string): string | null {
+  if (text.trim() === '') return 'empty';
+  if (isPostgresUrl(text)) {
+    let parts;
+    try {
+      parts = parsePgUrl(text, 'storage');
+    } catch (error) {
+      return (error as Error).message.replace(/^storage /, '').split('; allowed:')[0]!;
+    }
+    if (parts.password !== null) {
+      return 'contains a password, and program.md is stored in results.db: remove it from the URL and set PGPASSWORD (or ~/.pgpass) instead';
+    }
+    return null;
+  }
+  const scheme = /^([a-z][a-z0-9+.-]*):\/\//i.exec(text);
+  if (scheme) return `unsupported URL scheme "${scheme[1]}"`;
+  return null;
+}
 
 export const programSchema = z.strictObject({
   engine: z.enum(ENGINE_NAMES, { error: `allowed: ${ENGINE_NAMES.join(', ')}` }),
@@ -144,6 +168,14 @@ export const programSchema = z.strictObject({
   // Messages added for issue 6 (tests/fixtures/bad/gpus-negative.md, seed-string.md): zod's defaults
   // ("Too small: expected number to be >=0") did not say what is allowed.
   gpus: z.array(z.number({ error: 'allowed: a GPU index from 0 to 255' }).int({ error: 'allowed: a GPU index from 0 to 255' }).min(0, { error: 'allowed: a GPU index from 0 to 255' }).max(255, { error: 'allowed: a GPU index from 0 to 255' }), { error: 'allowed: a list of GPU indices such as [0] or [0, 1]' }).min(1, { error: 'allowed: a non-empty list of GPU indices such as [0]' }).optional(),
+  /**
+   * Where results go (issue 10): a PostgreSQL URL shared by several hosts, or a results.db path. No
+   * password: program.md is stored in results.db (runs.program_text); the password comes from PGPASSWORD.
+   */
+  storage: z.string({ error: `allowed: ${STORAGE_ALLOWED}` }).superRefine((s, ctx) => {
+    const problem = storageProblem(s);
+    if (problem !== null) ctx.addIssue({ code: 'custom', message: `${problem}; allowed: ${STORAGE_ALLOWED}` });
+  }).optional(),
   seed: z.number({ error: 'allowed: an integer from 0 to 2147483647' }).int({ error: 'allowed: an integer from 0 to 2147483647' }).min(0, { error: 'allowed: an integer from 0 to 2147483647' }).max(2 ** 31 - 1, { error: 'allowed: an integer from 0 to 2147483647' }).optional(),
 });
 

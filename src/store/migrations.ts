@@ -432,12 +432,25 @@ FROM experiments e
 JOIN runs r ON r.id = e.run_id;
 `;
 
+// A stable identity for runs and experiments, so `carbonbench merge` can tell a row it already holds
+// (the same file merged twice, a copy of a copy) from a new one: ids differ between databases. Written by
+// the code at insert (a random UUID); rows from before this migration have none, and merge derives a
+// deterministic key for them instead (src/store/merge.ts, docs/database.md). UNIQUE ignores NULLs in
+// both SQLite and PostgreSQL.
+const MIGRATION_RUN_EXPERIMENT_UID = `
+ALTER TABLE runs ADD COLUMN uid TEXT;
+ALTER TABLE experiments ADD COLUMN uid TEXT;
+CREATE UNIQUE INDEX runs_uid ON runs (uid);
+CREATE UNIQUE INDEX experiments_uid ON experiments (uid);
+`;
+
 /** All migrations, in order. Append only. */
 export const MIGRATIONS: readonly Migration[] = [
   { version: 1, name: 'initial schema: runs, experiments, samples, requests, bpb_cache, notes, results view', sql: MIGRATION_1 },
   { version: 2, name: 'covering index for the analysis queries', sql: MIGRATION_2, readCompatible: true },
   { version: 3, name: 'time-resolved grid intensity: experiments.intensity_* and sci_static_ug, intensity_cache', sql: MIGRATION_3 },
   { version: 4, name: 'energy boundary: boundary, energy_boundary_j, energy_cpu_j, energy_dram_j, energy_module_j, energy_components', sql: MIGRATION_4 },
+  { version: 5, name: 'runs.uid and experiments.uid: stable identity for carbonbench merge', sql: MIGRATION_RUN_EXPERIMENT_UID },
 ];
 
 /** The schema version this build of carbonbench writes and understands. */

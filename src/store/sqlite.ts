@@ -13,7 +13,7 @@
  * the transaction and vanish with its rollback.
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { closeSync, mkdtempSync, openSync, rmSync, statSync, statfsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -53,6 +53,9 @@ import {
   type Store,
   type StoredSample,
 } from './types.js';
+
+/** Tables whose rows get a random `uid` at insert (migration 'runs.uid and experiments.uid'). */
+export const UID_TABLES: ReadonlySet<string> = new Set(['runs', 'experiments']);
 
 /** How long a writer waits for another process's lock before SQLITE_BUSY. */
 export const BUSY_TIMEOUT_MS = 5000;
@@ -723,6 +726,11 @@ class SqliteStore implements Store {
       columns.push(column);
       params.push(toDb(kind, value, `${table}.${column}`));
     }
+    // Stable identity across databases (carbonbench merge): written here, never by callers.
+    if (UID_TABLES.has(table)) {
+      columns.push('uid');
+      params.push(randomUUID());
+    }
     const sql = `INSERT INTO ${table} (${columns.join(', ')}) VALUES (${columns.map(() => '?').join(', ')}) RETURNING id`;
     // Fix (issue 6, tests/faults/disk.test.ts): `.get()` steps once and resets the statement; with
     // RETURNING in autocommit mode the commit happens at that reset, whose error better-sqlite3 does not
@@ -756,7 +764,7 @@ class SqliteStore implements Store {
 const MAX_U64 = (1n << 64n) - 1n;
 
 /** TypeScript value → SQLite value. Throws StoreError naming the column for values SQLite would mangle. */
-function toDb(kind: ColumnKind, value: unknown, column: string): string | number | null {
+export function toDb(kind: ColumnKind, value: unknown, column: string): string | number | null {
   if (value === null || value === undefined) return null;
   switch (kind) {
     case 'text':
@@ -798,7 +806,7 @@ function fromDb(kind: ColumnKind, value: unknown): unknown {
   }
 }
 
-function fromRow<T>(map: ColumnMap<T>, row: Row): T {
+export function fromRow<T>(map: ColumnMap<T>, row: Row): T {
   const out: Record<string, unknown> = {};
   for (const key of Object.keys(map) as (keyof T & string)[]) {
     const [column, kind] = map[key];

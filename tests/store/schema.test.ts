@@ -77,8 +77,11 @@ describe('migrations', () => {
       'cooldown_wait_s', 'provenance',
     ];
     for (const column of required) expect(columns, column).toContain(column);
-    // The TypeScript map and the table agree exactly: no column is unreachable, none is missing.
-    expect(new Set(columns)).toEqual(new Set(Object.values(EXPERIMENT_COLUMNS).map(([c]) => c)));
+    // The TypeScript map and the table agree exactly: no column is unreachable, none is missing, except
+    // `uid`, which the store writes itself at insert (identity for carbonbench merge, never a caller's).
+    expect(columns).toContain('uid');
+    expect(runColumns).toContain('uid');
+    expect(new Set(columns.filter((c) => c !== 'uid'))).toEqual(new Set(Object.values(EXPERIMENT_COLUMNS).map(([c]) => c)));
     for (const column of ['program_text', 'program_hash', 'hardware', 'host', 'tool_version', 'seed', 'status',
       'started_at', 'ended_at', 'gpu_names', 'driver_version', 'agent_endpoint_local']) {
       expect(runColumns, column).toContain(column);
@@ -241,12 +244,17 @@ describe('opening', () => {
     expect(readdirSync(dir).filter((f) => f.startsWith('missing'))).toEqual([]);
   });
 
-  it('openStore: a postgresql:// URL is "not supported yet" with exit code 2 and no password echoed', async () => {
-    const error = await errorOf(() => openStore('postgresql://bench:s3cret@db.example:5432/results'));
-    expect(error).toBeInstanceOf(StoreError);
-    expect((error as StoreError).exitCode).toBe(2);
-    expect(error.message).toMatch(/PostgreSQL .*not supported yet/);
-    expect(error.message).not.toContain('s3cret');
+  it('openStore: a bad or unreachable postgresql:// URL names the URL without its password', async () => {
+    const badPort = await errorOf(() => openStore('postgresql://bench:s3cret@db.example:99999/results'));
+    expect(badPort).toBeInstanceOf(StoreError);
+    expect((badPort as StoreError).exitCode).toBe(2);
+    expect(badPort.message).toMatch(/postgresql:\/\/bench:\*\*\*@/);
+    expect(badPort.message).not.toContain('s3cret');
+    // Port 1 on loopback: nothing listens, the connection is refused (a real connect attempt).
+    const refused = await errorOf(() => openStore('postgresql://bench:s3cret@127.0.0.1:1/results'));
+    expect(refused).toBeInstanceOf(StoreError);
+    expect(refused.message).toMatch(/cannot connect to postgresql:\/\/bench:\*\*\*@127\.0\.0\.1:1\/results/);
+    expect(refused.message).not.toContain('s3cret');
     const other = await errorOf(() => openStore('mysql://x/y'));
     expect((other as StoreError).exitCode).toBe(2);
     expect(other.message).toMatch(/unsupported URL scheme "mysql"/);
