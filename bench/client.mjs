@@ -42,6 +42,7 @@ const args = parseArgs({
   rate: { type: 'number', default: 50000, help: 'tokens/s of the paced runs' },
   'paced-concurrency': { type: 'numbers', default: [64, 256], help: 'concurrencies of the paced runs' },
   'no-pin': { type: 'boolean', default: false, help: 'do not pin client and stub to separate CPUs' },
+  spin: { type: 'boolean', default: false, help: 'keep the client\'s event loop busy (a setImmediate chain) so the process never sleeps in epoll: tests whether wake-up latency is what delays the stamps' },
   dist: { type: 'string', default: '', help: 'another build of carbonbench (a dist/ folder) to measure, e.g. the previous commit for an A/B run' },
 });
 const distDir = args.dist ? resolve(args.dist) : (ensureBuilt(), join(repoRoot, 'dist'));
@@ -94,10 +95,18 @@ async function runOne(baseUrl, concurrency) {
   });
   gcObserver.observe({ entryTypes: ['gc'] });
   loopDelay.enable();
+  // --spin: a setImmediate chain keeps libuv polling with a zero timeout, so an arriving chunk never
+  // waits for this process to be woken up (costs the rest of a core).
+  let spinning = args.spin;
+  const spin = () => {
+    if (spinning) setImmediate(spin);
+  };
+  if (spinning) setImmediate(spin);
   const cpu0 = process.cpuUsage();
   const fromS = await load.openWindow();
   await new Promise((r) => setTimeout(r, args.window * 1000));
   const toS = await load.closeWindow();
+  spinning = false;
   const cpu = cpuSeconds(process.cpuUsage(cpu0));
   loopDelay.disable();
   gcObserver.disconnect();
