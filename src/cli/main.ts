@@ -76,6 +76,9 @@ export function buildProgram(): Command {
     .option('--nvidia-smi <path>', 'nvidia-smi executable')
     .option('--gpus <list>', 'GPU indices to use and measure (default: program.md gpus, else all)')
     .option('--start-timeout-s <s>', 'seconds an engine may take to become ready (default 900)')
+    .option('--study <name>', 'join this shared study as one worker (start the same command on each host; see README "Several hosts")')
+    .option('--host-label <label>', 'host label stored with each experiment of this worker (default: the hostname)')
+    .option('--heartbeat-timeout-s <s>', "seconds without a worker's heartbeat before its running trial is re-queued (default 60)")
     .action(async (flags, cmd: Command) => {
       const { runCommand } = await import('./run.js');
       process.exitCode = await runCommand(flags, globalOptions(cmd));

@@ -54,6 +54,13 @@ export const spaceSchema = z.strictObject({
   output_len: list(positiveInt('an integer from 1 to 1048576', 1 << 20), 'output lengths in tokens'),
 });
 
+export const STUDY_NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/;
+export const STUDY_NAME_ALLOWED = '1 to 100 letters, digits, ".", "_" or "-", starting with a letter or digit';
+const studyNameSchema = z.string({ error: `allowed: ${STUDY_NAME_ALLOWED}` }).regex(STUDY_NAME_RE, { error: `allowed: ${STUDY_NAME_ALLOWED}` });
+/** Seconds without a heartbeat after which a worker's running trial is failed and re-queued. */
+export const DEFAULT_HEARTBEAT_TIMEOUT_S = 60;
+const heartbeatTimeoutSchema = z.number({ error: 'allowed: seconds from 1 to 86400' }).min(1, { error: 'allowed: seconds from 1 to 86400' }).max(86_400, { error: 'allowed: seconds from 1 to 86400' });
+
 export const programSchema = z.strictObject({
   engine: z.enum(ENGINE_NAMES, { error: `allowed: ${ENGINE_NAMES.join(', ')}` }),
   models: z.array(modelSchema, { error: 'allowed: a list of models ({ id, params, family, variants })' }).min(1, { error: 'allowed: at least one model' }).max(100),
@@ -115,6 +122,15 @@ export const programSchema = z.strictObject({
   // Messages added for issue 6 (tests/fixtures/bad/gpus-negative.md, seed-string.md): zod's defaults
   // ("Too small: expected number to be >=0") did not say what is allowed.
   gpus: z.array(z.number({ error: 'allowed: a GPU index from 0 to 255' }).int({ error: 'allowed: a GPU index from 0 to 255' }).min(0, { error: 'allowed: a GPU index from 0 to 255' }).max(255, { error: 'allowed: a GPU index from 0 to 255' }), { error: 'allowed: a list of GPU indices such as [0] or [0, 1]' }).min(1, { error: 'allowed: a non-empty list of GPU indices such as [0]' }).optional(),
+  /**
+   * Issue 10: a shared study that several `carbonbench run` workers (one per host) join; a name, or
+   * { name, heartbeat_timeout_s }. Also `run --study NAME`.
+   */
+  study: z
+    .union([studyNameSchema, z.strictObject({ name: studyNameSchema, heartbeat_timeout_s: heartbeatTimeoutSchema.optional() })], {
+      error: `allowed: a study name (${STUDY_NAME_ALLOWED}) or { name, heartbeat_timeout_s }`,
+    })
+    .optional(),
   seed: z.number({ error: 'allowed: an integer from 0 to 2147483647' }).int({ error: 'allowed: an integer from 0 to 2147483647' }).min(0, { error: 'allowed: an integer from 0 to 2147483647' }).max(2 ** 31 - 1, { error: 'allowed: an integer from 0 to 2147483647' }).optional(),
 });
 

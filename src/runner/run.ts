@@ -7,13 +7,14 @@
  */
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { resolve } from 'node:path';
 import { resolveIntensity } from '../carbon/regions.js';
 import { getEngine } from '../engines/registry.js';
 import type { Engine, ExperimentConfig, ModelSpec } from '../engines/types.js';
 import { CarbonbenchError, InputError, TelemetryError } from '../errors.js';
 import { parseProgram, type ParsedProgram } from '../program/parse.js';
-import type { Program } from '../program/schema.js';
+import { DEFAULT_HEARTBEAT_TIMEOUT_S, type Program } from '../program/schema.js';
 import { baselineBpbs, bestFeasible, bpbLimit, parseConstraint } from '../search/space.js';
 import { SearchPipeline } from '../search/pipeline.js';
 import { plannerAgentFromProgram, type PlannerAgent } from '../agent/agent.js';
@@ -40,6 +41,12 @@ export interface RunOptions {
   gpus?: readonly number[];
   /** Seconds an engine may take to become ready (default DEFAULT_PROTOCOL.startTimeoutS). */
   startTimeoutS?: number;
+  /** Join this shared study as one of its workers (issue 10; overrides program.md `study`). */
+  study?: string;
+  /** Host label of this worker (default os.hostname()). */
+  hostLabel?: string;
+  /** Seconds without a heartbeat after which a worker's trial is re-queued (default program.md, else 60). */
+  heartbeatTimeoutS?: number;
   /** Progress lines on stderr. */
   progress: (line: string) => void;
 }
@@ -55,6 +62,8 @@ export interface RunSummary {
   phases: { from: string; to: string; reason: string }[];
   best: { id: number; model: string; quant: string | null; batch: number | null; inputLen: number | null; outputLen: number | null; sciUg: number | null; bpb: number | null } | null;
   plan?: Proposal[];
+  /** Worker mode (`--study`): the study as this worker left it. */
+  study?: { name: string; host: string; hardware: string; phase: string | null; finished: number; budget: number; lost: number };
 }
 
 function readProgram(file: string): ParsedProgram {
@@ -77,7 +86,7 @@ export function spaceOf(program: Program): SearchSpace {
   };
 }
 
-function modelParamsOf(program: Program): Record<string, number> {
+export function modelParamsOf(program: Program): Record<string, number> {
   return Object.fromEntries(program.models.filter((m) => m.params !== undefined).map((m) => [m.id, m.params!]));
 }
 
@@ -103,7 +112,7 @@ function validateSpace(program: Program, engine: Engine): void {
   if (problems.length > 0) throw new InputError(`program.md's space does not fit the ${engine.name} engine:\n  ${problems.join('\n  ')}`);
 }
 
-function protocolOf(program: Program, startTimeoutS: number | undefined): ProtocolOptions {
+export function protocolOf(program: Program, startTimeoutS: number | undefined): ProtocolOptions {
   return {
     ...DEFAULT_PROTOCOL,
     // Fix (issue 6, tests/faults/engine.test.ts): `run` had no way to set the start timeout (only
@@ -117,7 +126,7 @@ function protocolOf(program: Program, startTimeoutS: number | undefined): Protoc
 }
 
 /** The best experiment that satisfies the program's BPB constraint (lowest SCI). */
-function best(experiments: readonly ExperimentRecord[], constraintText: string | undefined): RunSummary['best'] {
+export function best(experiments: readonly ExperimentRecord[], constraintText: string | undefined): RunSummary['best'] {
   const measured = experiments.filter((e) => e.phase !== 'manual');
   const winner = bestFeasible(observationsOf(measured), constraintText ? parseConstraint(constraintText) : null);
   if (!winner) return null;
@@ -160,6 +169,21 @@ export async function runSweep(opts: RunOptions): Promise<RunSummary> {
     return { runId: null, resumed: false, status: 'dry-run', stopReason: 'dry run: nothing was measured', experiments: 0, ok: 0, failed: 0, phases: [], best: null, plan };
   }
 
+  const studyName = opts.study ?? (typeof parsed.program.study === 'string' ? parsed.program.study : parsed.program.study?.name);
+  if (studyName !== undefined) {
+    if (opts.fresh) throw new InputError('--fresh has no meaning for a study worker: each worker invocation is a new run of the study');
+    const { runStudyWorker } = await import('./worker.js');
+    const programTimeout = typeof parsed.program.study === 'object' ? parsed.program.study.heartbeat_timeout_s : undefined;
+    return runStudyWorker({
+      run: opts,
+      parsed,
+      engine,
+      seed,
+      study: studyName,
+      hostLabel: opts.hostLabel ?? hostname(),
+      heartbeatTimeoutS: opts.heartbeatTimeoutS ?? programTimeout ?? DEFAULT_HEARTBEAT_TIMEOUT_S,
+    });
+  }
   const lock = acquireRunLock(resolve(opts.db));
   let session: Session | null = null;
   const pool = new ServerPool();
@@ -323,7 +347,7 @@ export async function runSweep(opts: RunOptions): Promise<RunSummary> {
       // an uninterrupted one (see EngineContext.repetition).
       const repetition = history.filter((o) => pointKey(o.point) === pointKey(point)).length;
       const record = await runExperiment(
-        { config, phase: proposal.phase, rationale, repetition },
+        { config, phase: proposal.phase, rationale, repetition, labels: { host: session.host } },
         {
           store,
           telemetry: session.telemetry,
@@ -374,7 +398,7 @@ export async function runSweep(opts: RunOptions): Promise<RunSummary> {
   }
 }
 
-async function summarize(store: Store, runId: number, resumed: boolean, status: RunSummary['status'], stopReason: string, phases: RunSummary['phases'], constraintText: string | undefined): Promise<RunSummary> {
+export async function summarize(store: Store, runId: number, resumed: boolean, status: RunSummary['status'], stopReason: string, phases: RunSummary['phases'], constraintText: string | undefined): Promise<RunSummary> {
   const all = await store.listExperiments({ runId });
   const measured = all.filter((e) => e.phase !== 'manual');
   await store.addNote(runId, 'stop', stopReason);

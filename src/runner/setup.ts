@@ -42,11 +42,17 @@ export interface SessionOptions {
   simFaults?: { tempSpikeAtS: number; tempSpikeS?: number };
   /** Continue this run (resume) instead of creating a new one. */
   resumeRunId?: number;
+  /** Host label stored with the run and its experiments (default: os.hostname()). */
+  host?: string;
+  /** The shared study this run is a worker of (issue 10). */
+  study?: string;
 }
 
 export interface Session {
   store: Store;
   runId: number;
+  /** Host label of this run (stored on the run and each experiment). */
+  host: string;
   runDir: string;
   telemetry: TelemetrySession;
   clock: Clock;
@@ -98,7 +104,8 @@ export async function openSession(opts: SessionOptions): Promise<Session> {
     programHash: opts.programHash ?? createHash('sha256').update(opts.programText).digest('hex'),
     toolVersion: VERSION,
     hardware: hardware.profile.id,
-    host: hostname(),
+    host: opts.host ?? hostname(),
+    study: opts.study ?? null,
     seed: opts.seed ?? null,
     gpuNames: telemetry.identity.gpus.map((g) => g.name),
     driverVersion: telemetry.identity.driverVersion,
@@ -125,6 +132,7 @@ export async function openSession(opts: SessionOptions): Promise<Session> {
   return {
     store,
     runId,
+    host: opts.host ?? hostname(),
     runDir,
     telemetry,
     clock,

@@ -247,9 +247,78 @@ FROM experiments e
 JOIN runs r ON r.id = e.run_id;
 `;
 
+/**
+ * Issue 10 (distributed sweeps): several `carbonbench run --study` workers share one store. Each
+ * experiment records the worker's host label (runs.host is per run; the column makes "which host ran
+ * this config" a direct query), the study it belongs to and its Optuna trial number (the claim; a
+ * stale trial's half-done row is found by it). Runs record their study. The results view gains host
+ * (the experiment's, else the run's), study and trial_number.
+ */
+const MIGRATION_STUDY_WORKERS = `
+ALTER TABLE runs ADD COLUMN study TEXT;
+ALTER TABLE experiments ADD COLUMN host TEXT;
+ALTER TABLE experiments ADD COLUMN study TEXT;
+ALTER TABLE experiments ADD COLUMN trial_number INTEGER;
+CREATE INDEX experiments_study ON experiments (study, trial_number);
+DROP VIEW results;
+CREATE VIEW results AS
+SELECT
+  e.id,
+  e.run_id,
+  e.phase,
+  e.status,
+  e.engine,
+  e.model,
+  e.params,
+  e.quant,
+  e.batch,
+  e.input_len,
+  e.output_len,
+  e.window_s,
+  e.requests,
+  e.tokens_out,
+  e.tok_s,
+  e.ttft_p50_ms,
+  e.ttft_p99_ms,
+  e.itl_p50_ms,
+  e.itl_p99_ms,
+  e.e2e_p50_ms,
+  e.e2e_p99_ms,
+  e.energy_j,
+  e.energy_source,
+  CASE WHEN e.tokens_out > 0 THEN e.energy_j / e.tokens_out END AS j_per_token,
+  e.energy_ci_rel,
+  e.avg_power_w,
+  e.peak_power_w,
+  e.start_temp_c,
+  e.max_temp_c,
+  e.throttled,
+  e.sci_ug,
+  e.sci_op_ug,
+  e.sci_emb_ug,
+  e.bpb,
+  e.region,
+  e.intensity_g_kwh,
+  e.embodied_g,
+  e.hardware_id,
+  e.hardware_fallback,
+  e.gpus_used,
+  e.simulated,
+  e.error,
+  e.started_at,
+  e.ended_at,
+  COALESCE(e.host, r.host) AS host,
+  e.study,
+  e.trial_number,
+  r.status AS run_status
+FROM experiments e
+JOIN runs r ON r.id = e.run_id;
+`;
+
 /** All migrations, in order. Append only. */
 export const MIGRATIONS: readonly Migration[] = [
   { version: 1, name: 'initial schema: runs, experiments, samples, requests, bpb_cache, notes, results view', sql: MIGRATION_1 },
+  { version: 2, name: 'study workers: runs.study, experiments.host/study/trial_number, results view with host and study', sql: MIGRATION_STUDY_WORKERS },
 ];
 
 /** The schema version this build of carbonbench writes and understands. */

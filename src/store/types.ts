@@ -80,6 +80,8 @@ export interface RunRecord {
   driverVersion: string | null;
   /** The agent's endpoint is on this machine (it may share the GPU under test); null = no agent. */
   agentEndpointLocal: boolean | null;
+  /** The shared study this run is a worker of (`run --study`), or null for a plain run. */
+  study: string | null;
 }
 
 /** What createRun needs; the rest defaults (status `running`, startedAt now, others NULL). */
@@ -95,6 +97,7 @@ export interface NewRun {
   gpuNames?: string[] | null;
   driverVersion?: string | null;
   agentEndpointLocal?: boolean | null;
+  study?: string | null;
 }
 
 /**
@@ -193,6 +196,13 @@ export interface ExperimentRecord {
   sciOpUg: number | null;
   sciEmbUg: number | null;
   sciUg: number | null;
+
+  /** Host label of the worker that ran it (`run --host-label`, default the hostname); null before schema 2. */
+  host: string | null;
+  /** Shared study (`run --study`) the experiment belongs to; null for a plain run. */
+  study: string | null;
+  /** The Optuna trial that claimed this config in the study; null for a plain run. */
+  trialNumber: number | null;
 
   /** Produced by the sim or table engine: not a real measurement. */
   simulated: boolean;
@@ -374,6 +384,7 @@ export const RUN_COLUMNS: ColumnMap<RunRecord> = {
   gpuNames: ['gpu_names', 'json'],
   driverVersion: ['driver_version', 'text'],
   agentEndpointLocal: ['agent_endpoint_local', 'bool'],
+  study: ['study', 'text'],
 };
 
 export const EXPERIMENT_COLUMNS: ColumnMap<ExperimentRecord> = {
@@ -433,6 +444,9 @@ export const EXPERIMENT_COLUMNS: ColumnMap<ExperimentRecord> = {
   sciOpUg: ['sci_op_ug', 'real'],
   sciEmbUg: ['sci_emb_ug', 'real'],
   sciUg: ['sci_ug', 'real'],
+  host: ['host', 'text'],
+  study: ['study', 'text'],
+  trialNumber: ['trial_number', 'int'],
   simulated: ['simulated', 'bool'],
   provenance: ['provenance', 'json'],
 };
