@@ -651,7 +651,7 @@ class SqliteStore implements Store {
 const MAX_U64 = (1n << 64n) - 1n;
 
 /** TypeScript value → SQLite value. Throws StoreError naming the column for values SQLite would mangle. */
-function toDb(kind: ColumnKind, value: unknown, column: string): string | number | null {
+export function toDb(kind: ColumnKind, value: unknown, column: string): string | number | null {
   if (value === null || value === undefined) return null;
   switch (kind) {
     case 'text':
@@ -693,7 +693,7 @@ function fromDb(kind: ColumnKind, value: unknown): unknown {
   }
 }
 
-function fromRow<T>(map: ColumnMap<T>, row: Row): T {
+export function fromRow<T>(map: ColumnMap<T>, row: Row): T {
   const out: Record<string, unknown> = {};
   for (const key of Object.keys(map) as (keyof T & string)[]) {
     const [column, kind] = map[key];

@@ -241,12 +241,17 @@ describe('opening', () => {
     expect(readdirSync(dir).filter((f) => f.startsWith('missing'))).toEqual([]);
   });
 
-  it('openStore: a postgresql:// URL is "not supported yet" with exit code 2 and no password echoed', async () => {
-    const error = await errorOf(() => openStore('postgresql://bench:s3cret@db.example:5432/results'));
-    expect(error).toBeInstanceOf(StoreError);
-    expect((error as StoreError).exitCode).toBe(2);
-    expect(error.message).toMatch(/PostgreSQL .*not supported yet/);
-    expect(error.message).not.toContain('s3cret');
+  it('openStore: a bad or unreachable postgresql:// URL names the URL without its password', async () => {
+    const badPort = await errorOf(() => openStore('postgresql://bench:s3cret@db.example:99999/results'));
+    expect(badPort).toBeInstanceOf(StoreError);
+    expect((badPort as StoreError).exitCode).toBe(2);
+    expect(badPort.message).toMatch(/postgresql:\/\/bench:\*\*\*@/);
+    expect(badPort.message).not.toContain('s3cret');
+    // Port 1 on loopback: nothing listens, the connection is refused (a real connect attempt).
+    const refused = await errorOf(() => openStore('postgresql://bench:s3cret@127.0.0.1:1/results'));
+    expect(refused).toBeInstanceOf(StoreError);
+    expect(refused.message).toMatch(/cannot connect to postgresql:\/\/bench:\*\*\*@127\.0\.0\.1:1\/results/);
+    expect(refused.message).not.toContain('s3cret');
     const other = await errorOf(() => openStore('mysql://x/y'));
     expect((other as StoreError).exitCode).toBe(2);
     expect(other.message).toMatch(/unsupported URL scheme "mysql"/);
