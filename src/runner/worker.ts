@@ -29,6 +29,7 @@ import { allPoints, baselineBpbs, bpbLimit, parseConstraint } from '../search/sp
 import { claimProblem, overBudget, phaseRank, planStudyStep, type StudyPhase } from '../search/study-plan.js';
 import { SharedStudy, studyStorageUrl, type StudyClaim, type TrialResult } from '../search/study.js';
 import { pointKey, type Observation, type SpacePoint } from '../search/types.js';
+import { redactPgUrl } from '../store/pg-url.js';
 import type { ExperimentRecord, Store } from '../store/types.js';
 import { runExperiment } from './experiment.js';
 import { observationsOf } from './history.js';
@@ -60,10 +61,6 @@ export async function studyExperiments(store: Store, study: string): Promise<Exp
   return out.sort((a, b) => a.id - b.id);
 }
 
-/** A URL's password never reaches a log or a note. */
-function redact(url: string): string {
-  return url.replace(/^([a-z][a-z0-9+.-]*:\/\/)([^@/]*)@/i, '$1***@');
-}
 
 function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
@@ -116,7 +113,7 @@ export async function runStudyWorker(w: WorkerOptions): Promise<RunSummary> {
       onStderr: (line) => s.log.debug({ bridge: line }, 'optuna bridge'),
     });
     const shared = study;
-    await store.addNote(runId, 'study', `worker ${w.hostLabel} (pid ${process.pid}, hardware ${s.carbon.hardware.profile.id}) joined study ${w.study}; Optuna storage ${redact(storage)}; heartbeat timeout ${w.heartbeatTimeoutS} s`);
+    await store.addNote(runId, 'study', `worker ${w.hostLabel} (pid ${process.pid}, hardware ${s.carbon.hardware.profile.id}) joined study ${w.study}; Optuna storage ${redactPgUrl(storage)}; heartbeat timeout ${w.heartbeatTimeoutS} s`);
     opts.progress(`study ${w.study}: worker ${w.hostLabel} joined (hardware ${s.carbon.hardware.profile.id})`);
     const runStartMs = Date.now();
 

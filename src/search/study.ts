@@ -13,6 +13,7 @@
  * the pure step planning src/search/study-plan.ts.
  */
 import { z } from 'zod';
+import { isPostgresUrl, toSqlAlchemyUrl } from '../store/pg-url.js';
 import { OptunaBridge, fromWire, toWire, wirePointSchema, type OptunaBridgeOptions } from './bayesian.js';
 import type { SearchSpace, SpacePoint } from './types.js';
 
@@ -182,11 +183,11 @@ function claimOf(a: z.infer<typeof claimSchema>): StudyClaim | null {
 
 /**
  * The Optuna storage URL of a results database: a PostgreSQL results database holds the study too
- * (SQLAlchemy URL with the psycopg2 driver); a results.db file gets a sibling SQLite file
+ * (SQLAlchemy URL with the psycopg2 driver; it may hold the password: never print it, print
+ * redactPgUrl of it); a results.db file gets a sibling SQLite file
  * `<db>.optuna.sqlite` (Optuna's tables stay out of the carbonbench schema).
  */
 export function studyStorageUrl(db: string, absolute: (p: string) => string): string {
-  const pg = /^postgres(?:ql)?:\/\//i.exec(db);
-  if (pg) return `postgresql+psycopg2://${db.slice(pg[0].length)}`;
+  if (isPostgresUrl(db)) return toSqlAlchemyUrl(db);
   return `sqlite:///${absolute(db)}.optuna.sqlite`;
 }
