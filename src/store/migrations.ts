@@ -251,8 +251,9 @@ JOIN runs r ON r.id = e.run_id;
  * Issue 10 (distributed sweeps): several `carbonbench run --study` workers share one store. Each
  * experiment records the worker's host label (runs.host is per run; the column makes "which host ran
  * this config" a direct query), the study it belongs to and its Optuna trial number (the claim; a
- * stale trial's half-done row is found by it). Runs record their study. The results view gains host
- * (the experiment's, else the run's), study and trial_number.
+ * stale trial's half-done row is found by it). Runs record their study. Existing rows take their run's
+ * host. The results view keeps the run's host (a worker's run carries its host label, so it is the
+ * experiment's) and gains study and trial_number.
  */
 const MIGRATION_STUDY_WORKERS = `
 ALTER TABLE runs ADD COLUMN study TEXT;
@@ -260,6 +261,8 @@ ALTER TABLE experiments ADD COLUMN host TEXT;
 ALTER TABLE experiments ADD COLUMN study TEXT;
 ALTER TABLE experiments ADD COLUMN trial_number INTEGER;
 CREATE INDEX experiments_study ON experiments (study, trial_number);
+-- Rows from before this version ran on their run's host.
+UPDATE experiments SET host = (SELECT runs.host FROM runs WHERE runs.id = experiments.run_id);
 DROP VIEW results;
 CREATE VIEW results AS
 SELECT
@@ -307,7 +310,7 @@ SELECT
   e.error,
   e.started_at,
   e.ended_at,
-  COALESCE(e.host, r.host) AS host,
+  r.host,
   e.study,
   e.trial_number,
   r.status AS run_status
