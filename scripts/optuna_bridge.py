@@ -787,7 +787,20 @@ def _open_storage(optuna: Any, url: str) -> Any:
 
         engine.dispose()
         return storage
-    return optuna.storages.RDBStorage(url, engine_kwargs={"pool_pre_ping": True})
+    # Several workers starting together on an empty PostgreSQL database all create Optuna's schema; the
+    # losers of that race get a unique violation (CREATE TYPE / CREATE TABLE) and succeed on a retry,
+    # once the winner's schema is committed.
+    from sqlalchemy.exc import IntegrityError, ProgrammingError
+
+    for attempt in range(8):
+        try:
+            return optuna.storages.RDBStorage(url, engine_kwargs={"pool_pre_ping": True})
+        except (IntegrityError, ProgrammingError) as exc:
+            if attempt == 7:
+                raise
+            log(_redact(f"creating Optuna's schema raced with another worker ({type(exc).__name__}); retrying", url))
+            time.sleep(0.25 * (attempt + 1))
+    raise AssertionError("unreachable")
 
 
 def _constraints_from_user_attr(trial: Any) -> List[float]:

@@ -348,6 +348,11 @@ export function openSimTelemetry(opts: SimTelemetryOptions): SimTelemetrySession
     },
     onSample(fn) {
       sampleListeners.add(fn);
+      // Fix (issue 10, tests/e2e/distributed.test.ts): each new listener (the cooldown gate of the next
+      // experiment) gets the whole auto-advance allowance again. With an asynchronous store (PostgreSQL)
+      // the pump also runs while a write is in flight, used up the allowance during an experiment, and
+      // the next cooldown gate then waited for its real-time limit (cooldown_max_s) with no samples.
+      pumpedS = 0;
       schedulePump();
       return () => {
         sampleListeners.delete(fn);

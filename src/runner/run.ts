@@ -19,7 +19,7 @@ import { baselineBpbs, bestFeasible, bpbLimit, parseConstraint } from '../search
 import { SearchPipeline } from '../search/pipeline.js';
 import { plannerAgentFromProgram, type PlannerAgent } from '../agent/agent.js';
 import { pointKey, type Observation, type Proposal, type SearchSpace, type Strategy } from '../search/types.js';
-import { openStore } from '../store/index.js';
+import { isPostgresUrl, openStore } from '../store/index.js';
 import type { ExperimentRecord, Store } from '../store/types.js';
 import { DEFAULT_PROTOCOL, runExperiment, type ProtocolOptions } from './experiment.js';
 import { observationsOf, pointOf } from './history.js';
@@ -184,7 +184,8 @@ export async function runSweep(opts: RunOptions): Promise<RunSummary> {
       heartbeatTimeoutS: opts.heartbeatTimeoutS ?? programTimeout ?? DEFAULT_HEARTBEAT_TIMEOUT_S,
     });
   }
-  const lock = acquireRunLock(resolve(opts.db));
+  // A PostgreSQL URL has no file to lock beside it (lock.ts).
+  const lock = acquireRunLock(isPostgresUrl(opts.db) ? opts.db : resolve(opts.db));
   let session: Session | null = null;
   const pool = new ServerPool();
   const phases: RunSummary['phases'] = [];

@@ -29,7 +29,7 @@ import { allPoints, baselineBpbs, bpbLimit, parseConstraint } from '../search/sp
 import { claimProblem, overBudget, phaseRank, planStudyStep, type StudyPhase } from '../search/study-plan.js';
 import { SharedStudy, studyStorageUrl, type StudyClaim, type TrialResult } from '../search/study.js';
 import { pointKey, type Observation, type SpacePoint } from '../search/types.js';
-import { redactPgUrl } from '../store/pg-url.js';
+import { isPostgresUrl, redactPgUrl } from '../store/pg-url.js';
 import type { ExperimentRecord, Store } from '../store/types.js';
 import { runExperiment } from './experiment.js';
 import { observationsOf } from './history.js';
@@ -69,7 +69,7 @@ function sleep(ms: number): Promise<void> {
 export async function runStudyWorker(w: WorkerOptions): Promise<RunSummary> {
   const { run: opts, engine, seed } = w;
   let parsed = w.parsed;
-  const lock = acquireRunLock(/^[a-z][a-z0-9+.-]*:\/\//i.test(opts.db) ? opts.db : resolve(opts.db), { study: w.study });
+  const lock = acquireRunLock(isPostgresUrl(opts.db) ? opts.db : resolve(opts.db), { study: w.study });
   let session: Session | null = null;
   let study: SharedStudy | null = null;
   const pool = new ServerPool();
