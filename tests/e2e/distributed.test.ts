@@ -57,6 +57,7 @@ function program(study: string, experiments: number): string {
   return cwd;
 }
 
+/** SQL on the test database (INTEGER columns are BIGINT there: the queries cast them to int). */
 async function query<T = Record<string, unknown>>(url: string, sql: string, params: unknown[] = []): Promise<T[]> {
   const client = new pg.Client({ connectionString: url });
   await client.connect();
@@ -102,7 +103,7 @@ describe.skipIf(!pgAvailable())('carbonbench run --study: three workers, one Pos
 
     const rows = await query<{ id: number; host: string; phase: string; status: string; config_json: string; trial_number: number; hardware_id: string | null; run_host: string; run_study: string }>(
       pgdb.url,
-      `SELECT e.id, e.host, e.phase, e.status, e.config_json, e.trial_number, e.hardware_id, r.host AS run_host, r.study AS run_study
+      `SELECT e.id::int AS id, e.host, e.phase, e.status, e.config_json, e.trial_number::int AS trial_number, e.hardware_id, r.host AS run_host, r.study AS run_study
        FROM experiments e JOIN runs r ON r.id = e.run_id WHERE e.study = $1 ORDER BY e.id`,
       ['three-workers'],
     );
@@ -176,7 +177,7 @@ describe.skipIf(!pgAvailable())('carbonbench run --study: three workers, one Pos
     while (!held && Date.now() < deadline) {
       const mine = await query<{ id: number; status: string; trial_number: number; config_json: string; phase: string }>(
         pgdb.url,
-        "SELECT id, status, trial_number, config_json, phase FROM experiments WHERE study = 'kill-one' AND host = 'gpu-c' ORDER BY id",
+        "SELECT id::int AS id, status, trial_number::int AS trial_number, config_json, phase FROM experiments WHERE study = 'kill-one' AND host = 'gpu-c' ORDER BY id",
       );
       const ok = mine.filter((e) => e.status === 'ok');
       const running = mine.find((e) => e.status === 'running' && e.phase !== 'baseline');
@@ -196,7 +197,7 @@ describe.skipIf(!pgAvailable())('carbonbench run --study: three workers, one Pos
 
     const rows = await query<{ id: number; host: string; status: string; error: string | null; config_json: string; trial_number: number; phase: string; run_status: string }>(
       pgdb.url,
-      "SELECT e.id, e.host, e.status, e.error, e.config_json, e.trial_number, e.phase, r.status AS run_status FROM experiments e JOIN runs r ON r.id = e.run_id WHERE e.study = 'kill-one' ORDER BY e.id",
+      "SELECT e.id::int AS id, e.host, e.status, e.error, e.config_json, e.trial_number::int AS trial_number, e.phase, r.status AS run_status FROM experiments e JOIN runs r ON r.id = e.run_id WHERE e.study = 'kill-one' ORDER BY e.id",
     );
     // The half-done row of the killed worker: interrupted, with the reason.
     const half = rows.find((r) => r.id === h.id)!;
