@@ -30,6 +30,7 @@
  * values are bound.
  */
 import Database from 'better-sqlite3';
+import type pg from 'pg';
 
 import { StoreError } from '../errors.js';
 import {
@@ -41,6 +42,9 @@ import {
   type JsonObject,
   type Store,
 } from '../store/index.js';
+import { toPostgresParams } from '../store/pg-dialect.js';
+import { isPostgresUrl } from '../store/pg-url.js';
+import { connectPg, toPgStoreError } from '../store/postgres.js';
 
 export type SqlValue = string | number | null;
 type SqlRow = Record<string, unknown>;
@@ -210,8 +214,10 @@ export function isSelected(
 // The reader
 
 export interface ResultsReader {
-  /** Absolute path of the database, for messages. */
+  /** Absolute path of the database (or its URL, password redacted), for messages. */
   readonly location: string;
+  /** Which SQL engine answers: the queries are the same; only catalog lookups differ. */
+  readonly dialect: 'sqlite' | 'postgres';
   /** The same database through the Store interface (read-only): single experiments, runs. */
   readonly store: Store;
   /** Rows of a read-only query; values bound to `?` placeholders. */
@@ -226,8 +232,10 @@ export interface ResultsReader {
  * version) and a second read-only connection runs the queries. Nothing is ever written. The queries of
  * one reader share one read transaction, so a command that asks several questions (top: the rows, then
  * whether any has a BPB) sees one snapshot even while a run is writing (WAL readers never block it).
+ * A `postgresql://` URL gets the same over PostgreSQL (openPgResultsReader).
  */
 export async function openResultsReader(dbPath: string): Promise<ResultsReader> {
+  if (isPostgresUrl(dbPath)) return openPgResultsReader(dbPath);
   const store = await openStore(dbPath, { readonly: true });
   let db: Database.Database | null = null;
   try {
@@ -242,6 +250,7 @@ export async function openResultsReader(dbPath: string): Promise<ResultsReader> 
   let closed = false;
   return {
     location: store.location,
+    dialect: 'sqlite',
     store,
     async rows(sql, params = []) {
       if (closed) throw new StoreError(`query on ${store.location} after close()`);
@@ -264,6 +273,55 @@ export async function openResultsReader(dbPath: string): Promise<ResultsReader> 
       closed = true;
       if (conn.inTransaction) conn.exec('COMMIT');
       conn.close();
+      await store.close();
+    },
+  };
+}
+
+/**
+ * The PostgreSQL reader: the same SQL with `?` numbered as `$n`, in one REPEATABLE READ READ ONLY
+ * transaction (one snapshot for all the reader's queries), on a session that refuses writes. BIGINT and
+ * NUMERIC come back as JS numbers (PG_TYPES), booleans are INTEGER 0/1 as in SQLite, so the rows equal
+ * SQLite's for the same data.
+ */
+async function openPgResultsReader(url: string): Promise<ResultsReader> {
+  const store = await openStore(url, { readonly: true });
+  let conn: pg.Client;
+  try {
+    conn = await connectPg(url, { readonly: true, operation: 'open for reading' });
+    await conn.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+  } catch (error) {
+    await store.close();
+    throw toPgStoreError(error, url, 'open for reading');
+  }
+  const client = conn;
+  const translated = new Map<string, string>();
+  const text = (sql: string): string => {
+    let out = translated.get(sql);
+    if (out === undefined) translated.set(sql, (out = toPostgresParams(sql)));
+    return out;
+  };
+  let closed = false;
+  const run = async <R>(sql: string, params: readonly SqlValue[], rowMode: 'array' | undefined): Promise<R[]> => {
+    if (closed) throw new StoreError(`query on ${store.location} after close()`);
+    try {
+      const result = await client.query({ text: text(sql), values: [...params], ...(rowMode ? { rowMode } : {}) });
+      return result.rows as R[];
+    } catch (error) {
+      throw toPgStoreError(error, url, 'query');
+    }
+  };
+  return {
+    location: store.location,
+    dialect: 'postgres',
+    store,
+    rows: (sql, params = []) => run<SqlRow>(sql, params, undefined),
+    rawRows: (sql, params = []) => run<unknown[]>(sql, params, 'array'),
+    async close() {
+      if (closed) return;
+      closed = true;
+      await client.query('COMMIT').catch(() => undefined);
+      await client.end().catch(() => undefined);
       await store.close();
     },
   };
@@ -422,16 +480,40 @@ export async function selectAtLeastAsFast(
 /**
  * Whether results.db has an index that answers the analysis scans alone (query.ts header): leading
  * (status, sci_ug) and holding the other columns they read. A query plan choice only: both plans give
- * the same answer. (SQLite's index list; a PostgreSQL store would ask its catalog.)
+ * the same answer. (SQLite's index list, or PostgreSQL's catalog.)
  */
 export async function hasCoveringIndex(reader: ResultsReader): Promise<boolean> {
   const needed = ['simulated', 'phase', 'bpb', 'tok_s'];
-  const indexes = await reader.rows(`SELECT name FROM pragma_index_list('experiments')`);
-  for (const { name } of indexes) {
-    const cols = (await reader.rows(`SELECT name FROM pragma_index_info(?) ORDER BY seqno`, [String(name)])).map((c) => String(c.name));
+  for (const cols of (await indexColumns(reader)).values()) {
     if (cols[0] === 'status' && cols[1] === 'sci_ug' && needed.every((c) => cols.includes(c))) return true;
   }
   return false;
+}
+
+/** Index name → its columns in order, for the `experiments` table, from the engine's catalog. */
+async function indexColumns(reader: ResultsReader): Promise<Map<string, string[]>> {
+  const out = new Map<string, string[]>();
+  if (reader.dialect === 'postgres') {
+    const rows = await reader.rawRows(
+      `SELECT i.relname, a.attname
+       FROM pg_index x
+       JOIN pg_class t ON t.oid = x.indrelid
+       JOIN pg_class i ON i.oid = x.indexrelid
+       JOIN pg_namespace n ON n.oid = t.relnamespace
+       CROSS JOIN LATERAL unnest(x.indkey::int2[]) WITH ORDINALITY AS k(attnum, ord)
+       JOIN pg_attribute a ON a.attrelid = t.oid AND a.attnum = k.attnum
+       WHERE t.relname = 'experiments' AND n.nspname = current_schema()
+       ORDER BY i.relname, k.ord`,
+    );
+    for (const [index, column] of rows as [string, string][]) out.set(index, [...(out.get(index) ?? []), column]);
+    return out;
+  }
+  const indexes = await reader.rows(`SELECT name FROM pragma_index_list('experiments')`);
+  for (const { name } of indexes) {
+    const cols = (await reader.rows(`SELECT name FROM pragma_index_info(?) ORDER BY seqno`, [String(name)])).map((c) => String(c.name));
+    out.set(String(name), cols);
+  }
+  return out;
 }
 
 /** Whether any selected row has a BPB and a throughput (decides the Pareto objectives). */

@@ -8,7 +8,28 @@ import { statfsSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { chooseHardware } from '../carbon/hardware.js';
 import { probeEngines, probePython, resolvePython, resolveTorchPython } from '../engines/probe.js';
+import { isPostgresUrl, redactPgUrl } from '../store/pg-url.js';
+import { connectPg } from '../store/postgres.js';
 import { checkWritable } from '../store/sqlite.js';
+
+/** Whether carbonbench can log in to the PostgreSQL database and create its tables (or finds them). */
+async function checkPostgres(url: string): Promise<{ ok: boolean; reason?: string }> {
+  try {
+    const client = await connectPg(url, { operation: 'doctor' });
+    try {
+      const { rows } = await client.query<{ can_create: boolean; has_schema: boolean }>(
+        `SELECT has_schema_privilege(current_schema(), 'CREATE') AS can_create,
+                EXISTS (SELECT 1 FROM information_schema.tables WHERE table_schema = current_schema() AND table_name = 'schema_version') AS has_schema`,
+      );
+      const r = rows[0]!;
+      return r.can_create || r.has_schema ? { ok: true } : { ok: false, reason: 'the login may not create tables in its schema (GRANT CREATE ON SCHEMA … TO …)' };
+    } finally {
+      await client.end().catch(() => undefined);
+    }
+  } catch (err) {
+    return { ok: false, reason: (err as Error).message };
+  }
+}
 import { openNvml } from '../telemetry/nvml.js';
 import { listGpus, queryableFields, resolveNvidiaSmi, type GpuIdentity } from '../telemetry/smi-exec.js';
 import { resolveQuery } from '../telemetry/smi-fields.js';
@@ -121,17 +142,20 @@ export async function doctorCommand(flags: { nvidiaSmi?: string; nvmlLib?: strin
   if (optunaPython.error) add('optuna', 'warn', `${optunaPython.python}: ${optunaPython.error}`);
   else add('optuna', mods.optuna ? 'ok' : 'warn', mods.optuna ? `${optunaPython.python}: optuna ${mods.optuna}` : `${optunaPython.python} lacks optuna: the bayesian phase will be skipped (run the README's set-up to make .venv)`);
 
-  // Disk and database.
-  const dbPath = resolve(global.db);
+  // Disk and database. With a PostgreSQL URL the disk checked is the working directory's (experiments/
+  // logs go there) and the database check is a real login (password from PGPASSWORD, never shown).
+  const pgDb = isPostgresUrl(global.db);
+  const dbPath = pgDb ? redactPgUrl(global.db) : resolve(global.db);
+  const diskDir = pgDb ? process.cwd() : dirname(dbPath);
   let freeBytes: number | null = null;
   try {
-    const fs = statfsSync(dirname(dbPath));
+    const fs = statfsSync(diskDir);
     freeBytes = fs.bavail * fs.bsize;
-    add('disk', freeBytes >= MIN_FREE_DISK_BYTES ? 'ok' : 'warn', `${(freeBytes / 1024 ** 3).toFixed(1)} GiB free in ${dirname(dbPath)}`);
+    add('disk', freeBytes >= MIN_FREE_DISK_BYTES ? 'ok' : 'warn', `${(freeBytes / 1024 ** 3).toFixed(1)} GiB free in ${diskDir}`);
   } catch (err) {
-    add('disk', 'fail', `cannot stat ${dirname(dbPath)}: ${(err as Error).message}`);
+    add('disk', 'fail', `cannot stat ${diskDir}: ${(err as Error).message}`);
   }
-  const writable = checkWritable(dbPath);
+  const writable = pgDb ? await checkPostgres(global.db) : checkWritable(dbPath);
   add('database', writable.ok ? 'ok' : 'fail', writable.ok ? `${dbPath} is writable` : `${dbPath}: ${writable.reason}`);
 
   const canRun = !checks.some((c) => c.status === 'fail');

@@ -9,7 +9,9 @@ import { VERSION } from '../version.js';
 
 function globalOptions(cmd: Command): GlobalOptions {
   const opts = cmd.optsWithGlobals<{ db: string; json?: boolean }>();
-  return { db: opts.db, json: opts.json === true };
+  let root: Command = cmd;
+  while (root.parent) root = root.parent;
+  return { db: opts.db, json: opts.json === true, dbExplicit: root.getOptionValueSource('db') !== 'default' };
 }
 
 export function buildProgram(): Command {
@@ -18,7 +20,7 @@ export function buildProgram(): Command {
     .name('carbonbench')
     .description('Measures the carbon cost (SCI, gCO2e per generated token) of LLM inference configurations on your GPUs')
     .version(VERSION)
-    .option('--db <path>', 'results database', './results.db')
+    .option('--db <path|url>', 'results database: a results.db path, or a postgresql:// URL (password from PGPASSWORD)', './results.db')
     .option('--json', 'print one JSON document on stdout and nothing else there')
     .showHelpAfterError()
     .exitOverride()
@@ -79,6 +81,7 @@ export function buildProgram(): Command {
     .option('--study <name>', 'join this shared study as one worker (start the same command on each host; see README "Several hosts")')
     .option('--host-label <label>', 'host label stored with each experiment of this worker (default: the hostname)')
     .option('--heartbeat-timeout-s <s>', "seconds without a worker's heartbeat before its running trial is re-queued (default 60)")
+    .option('--storage <url>', 'PostgreSQL URL shared by several hosts (results and the search), e.g. postgresql://bench@db:5432/carbonbench; overrides program.md storage')
     .action(async (flags, cmd: Command) => {
       const { runCommand } = await import('./run.js');
       process.exitCode = await runCommand(flags, globalOptions(cmd));
@@ -206,6 +209,16 @@ export function buildProgram(): Command {
     .action(async (flags: { out?: string }, cmd: Command) => {
       const { reportCommand } = await import('./report.js');
       process.exitCode = await reportCommand(flags, globalOptions(cmd));
+    });
+
+  program
+    .command('merge')
+    .description('imports results databases (results.db files or postgresql:// URLs) into one, without duplicates')
+    .argument('<sources...>', 'results.db paths or postgresql:// URLs to import')
+    .option('--into <db>', 'target: a results.db path (created if missing) or a postgresql:// URL')
+    .action(async (sources: string[], flags: { into?: string }, cmd: Command) => {
+      const { mergeCommand } = await import('./merge.js');
+      process.exitCode = await mergeCommand(sources, flags, globalOptions(cmd));
     });
 
   program

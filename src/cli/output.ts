@@ -5,6 +5,8 @@
 export interface GlobalOptions {
   db: string;
   json: boolean;
+  /** --db was given on the command line (not the default), so it wins over program.md's `storage:`. */
+  dbExplicit?: boolean;
 }
 
 /** JSON with bigint as decimal strings (bitmasks) and no NaN/Infinity (those become null). */

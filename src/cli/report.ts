@@ -2,6 +2,7 @@
 import { relative } from 'node:path';
 import { InputError } from '../errors.js';
 import { writeReport } from '../report/index.js';
+import { redactPgUrl } from '../store/pg-url.js';
 import { printJson, printText, warn, type GlobalOptions } from './output.js';
 
 export const DEFAULT_REPORT_DIR = './report';
@@ -14,7 +15,7 @@ export async function reportCommand(flags: { out?: string }, global: GlobalOptio
     printJson({ path: written.path, bytes: written.bytes, experiments: written.experiments });
     return 0;
   }
-  if (written.experiments === 0) warn(`${global.db} has no finished experiment with an SCI yet: the report is mostly empty`);
+  if (written.experiments === 0) warn(`${redactPgUrl(global.db)} has no finished experiment with an SCI yet: the report is mostly empty`);
   const shown = relative(process.cwd(), written.path) || written.path;
   printText(`report: ${shown} (${(written.bytes / 1e6).toFixed(1)} MB, ${written.experiments} experiments)\nopen it in a browser; it needs no network`);
   return 0;

@@ -1,6 +1,7 @@
 import { InputError, describeValue } from '../errors.js';
 import { STUDY_NAME_ALLOWED, STUDY_NAME_RE } from '../program/schema.js';
 import { runSweep } from '../runner/run.js';
+import { isPostgresUrl, redactPgUrl } from '../store/pg-url.js';
 import { gpuListFlag, intFlag, numberFlag } from './flags.js';
 import { printJson, printText, sig, type GlobalOptions } from './output.js';
 
@@ -19,6 +20,7 @@ export interface RunFlags {
   study?: string;
   hostLabel?: string;
   heartbeatTimeoutS?: string;
+  storage?: string;
 }
 
 function studyFlag(text: string | undefined): string | undefined {
@@ -40,6 +42,8 @@ export async function runCommand(flags: RunFlags, global: GlobalOptions): Promis
   const summary = await runSweep({
     programFile: flags.program,
     db: global.db,
+    dbExplicit: global.dbExplicit === true,
+    storage: flags.storage,
     engine: flags.engine,
     maxExperiments: intFlag('--max-experiments', flags.maxExperiments, 1, 100_000),
     maxHours: numberFlag('--max-hours', flags.maxHours, 0.001, 720, 'a number of hours'),
@@ -75,7 +79,9 @@ export async function runCommand(flags: RunFlags, global: GlobalOptions): Promis
           ? [`study: ${summary.study.name}, worker ${summary.study.host} (${summary.study.hardware}): phase ${summary.study.phase ?? 'none'}, ${summary.study.finished}/${summary.study.budget} experiments across hosts, ${summary.study.lost} trials re-queued from silent workers`]
           : []),
         `best: ${summary.best ? `#${summary.best.id} ${summary.best.model} ${summary.best.quant} batch ${summary.best.batch} in ${summary.best.inputLen} out ${summary.best.outputLen}: ${sig(summary.best.sciUg, 4)} µgCO2e/token, BPB ${sig(summary.best.bpb, 4)}` : 'none yet'}`,
-        `next: carbonbench top, carbonbench status, or sqlite3 ${global.db} "SELECT * FROM results"`,
+        isPostgresUrl(summary.db)
+          ? `next: carbonbench top --db ${redactPgUrl(summary.db)}, or psql "${redactPgUrl(summary.db)}" -c "SELECT * FROM results"`
+          : `next: carbonbench top, carbonbench status, or sqlite3 ${summary.db} "SELECT * FROM results"`,
       ].join('\n'),
     );
   }

@@ -2,6 +2,7 @@
  * program.md: Markdown prose for the human and the agent, with one YAML front-matter block for the
  * machine. parseProgram returns both; every error names the key, the value and what is allowed.
  */
+import { redactPgUrl } from '../store/pg-url.js';
 import { createHash } from 'node:crypto';
 import { parseDocument } from 'yaml';
 import type { z } from 'zod';
@@ -44,7 +45,8 @@ export function formatIssues(issues: readonly z.core.$ZodIssue[], input: unknown
       return `${where || '(top level)'}: key ${describeValue(issue.path[issue.path.length - 1])} — ${inner.startsWith('allowed:') ? inner : `allowed: ${inner}`}`;
     }
     const value = valueAt(input, issue.path);
-    const shown = value === undefined ? 'missing' : describeValue(value);
+    // A URL's password never reaches a message (storage:, or any URL-valued key).
+    const shown = value === undefined ? 'missing' : describeValue(typeof value === 'string' ? redactPgUrl(value) : value);
     const message = issue.message.startsWith('allowed:') || issue.message.includes('; allowed:') ? issue.message : `allowed: ${issue.message}`;
     return `${pathText(issue.path) || '(top level)'}: ${shown} — ${message}`;
   });

@@ -4,6 +4,7 @@
  */
 import { z } from 'zod';
 import { ENGINE_NAMES } from '../engines/types.js';
+import { isPostgresUrl, parsePgUrl } from '../store/pg-url.js';
 
 const positiveInt = (what: string, max: number) =>
   z.number({ error: `allowed: ${what}` }).int({ error: `allowed: ${what}` }).min(1, { error: `allowed: ${what}` }).max(max, { error: `allowed: ${what}` });
@@ -60,6 +61,28 @@ const studyNameSchema = z.string({ error: `allowed: ${STUDY_NAME_ALLOWED}` }).re
 /** Seconds without a heartbeat after which a worker's running trial is failed and re-queued. */
 export const DEFAULT_HEARTBEAT_TIMEOUT_S = 60;
 const heartbeatTimeoutSchema = z.number({ error: 'allowed: seconds from 1 to 86400' }).min(1, { error: 'allowed: seconds from 1 to 86400' }).max(86_400, { error: 'allowed: seconds from 1 to 86400' });
+const STORAGE_ALLOWED =
+  'a PostgreSQL URL without password such as postgresql://bench@db.lab:5432/carbonbench (password in PGPASSWORD), or a results.db path';
+
+/** null when `text` is an acceptable `storage:` value, else what is wrong with it. */
+function storageProblem(text: string): string | null {
+  if (text.trim() === '') return 'empty';
+  if (isPostgresUrl(text)) {
+    let parts;
+    try {
+      parts = parsePgUrl(text, 'storage');
+    } catch (error) {
+      return (error as Error).message.replace(/^storage /, '').split('; allowed:')[0]!;
+    }
+    if (parts.password !== null) {
+      return 'contains a password, and program.md is stored in results.db: remove it from the URL and set PGPASSWORD (or ~/.pgpass) instead';
+    }
+    return null;
+  }
+  const scheme = /^([a-z][a-z0-9+.-]*):\/\//i.exec(text);
+  if (scheme) return `unsupported URL scheme "${scheme[1]}"`;
+  return null;
+}
 
 export const programSchema = z.strictObject({
   engine: z.enum(ENGINE_NAMES, { error: `allowed: ${ENGINE_NAMES.join(', ')}` }),
@@ -131,6 +154,14 @@ export const programSchema = z.strictObject({
       error: `allowed: a study name (${STUDY_NAME_ALLOWED}) or { name, heartbeat_timeout_s }`,
     })
     .optional(),
+  /**
+   * Where results go (issue 10): a PostgreSQL URL shared by several hosts, or a results.db path. No
+   * password: program.md is stored in results.db (runs.program_text); the password comes from PGPASSWORD.
+   */
+  storage: z.string({ error: `allowed: ${STORAGE_ALLOWED}` }).superRefine((s, ctx) => {
+    const problem = storageProblem(s);
+    if (problem !== null) ctx.addIssue({ code: 'custom', message: `${problem}; allowed: ${STORAGE_ALLOWED}` });
+  }).optional(),
   seed: z.number({ error: 'allowed: an integer from 0 to 2147483647' }).int({ error: 'allowed: an integer from 0 to 2147483647' }).min(0, { error: 'allowed: an integer from 0 to 2147483647' }).max(2 ** 31 - 1, { error: 'allowed: an integer from 0 to 2147483647' }).optional(),
 });
 

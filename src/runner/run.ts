@@ -12,14 +12,14 @@ import { resolve } from 'node:path';
 import { resolveIntensity } from '../carbon/regions.js';
 import { getEngine } from '../engines/registry.js';
 import type { Engine, ExperimentConfig, ModelSpec } from '../engines/types.js';
-import { CarbonbenchError, InputError, TelemetryError } from '../errors.js';
+import { CarbonbenchError, InputError, TelemetryError, describeValue } from '../errors.js';
 import { parseProgram, type ParsedProgram } from '../program/parse.js';
 import { DEFAULT_HEARTBEAT_TIMEOUT_S, type Program } from '../program/schema.js';
 import { baselineBpbs, bestFeasible, bpbLimit, parseConstraint } from '../search/space.js';
 import { SearchPipeline } from '../search/pipeline.js';
 import { plannerAgentFromProgram, type PlannerAgent } from '../agent/agent.js';
 import { pointKey, type Observation, type Proposal, type SearchSpace, type Strategy } from '../search/types.js';
-import { isPostgresUrl, openStore } from '../store/index.js';
+import { isPostgresUrl, openStore, parsePgUrl, redactPgUrl } from '../store/index.js';
 import type { ExperimentRecord, Store } from '../store/types.js';
 import { DEFAULT_PROTOCOL, runExperiment, type ProtocolOptions } from './experiment.js';
 import { observationsOf, pointOf } from './history.js';
@@ -29,7 +29,12 @@ import { openSession, simFaultsOf, type Session } from './setup.js';
 
 export interface RunOptions {
   programFile: string;
+  /** --db (default ./results.db); program.md's `storage:` or --storage may replace it (chooseStorage). */
   db: string;
+  /** --db was given on the command line. */
+  dbExplicit?: boolean;
+  /** --storage: a PostgreSQL URL. */
+  storage?: string;
   engine?: string;
   maxExperiments?: number;
   maxHours?: number;
@@ -64,6 +69,32 @@ export interface RunSummary {
   plan?: Proposal[];
   /** Worker mode (`--study`): the study as this worker left it. */
   study?: { name: string; host: string; hardware: string; phase: string | null; finished: number; budget: number; lost: number };
+  /** Where the results went: the results.db path, or the PostgreSQL URL with its password redacted. */
+  db: string;
+}
+
+/**
+ * The database a run writes to: --storage, else an explicit --db, else program.md's `storage:`, else
+ * the default --db. --storage and an explicit --db that differ are a usage error (which one was meant?).
+ */
+export function chooseStorage(opts: { db: string; dbExplicit?: boolean; storage?: string; programStorage?: string }): string {
+  if (opts.storage !== undefined) {
+    if (!isPostgresUrl(opts.storage)) {
+      throw new InputError(
+        `--storage ${describeValue(redactPgUrl(opts.storage))} is not a PostgreSQL URL; allowed: postgresql://user@host:5432/dbname ` +
+          `(password from PGPASSWORD); for a results.db file use --db`,
+      );
+    }
+    parsePgUrl(opts.storage, '--storage');
+    if (opts.dbExplicit === true && opts.db !== opts.storage) {
+      throw new InputError(
+        `--storage ${redactPgUrl(opts.storage)} and --db ${redactPgUrl(opts.db)} name different databases; give one of them`,
+      );
+    }
+    return opts.storage;
+  }
+  if (opts.dbExplicit === true) return opts.db;
+  return opts.programStorage ?? opts.db;
 }
 
 function readProgram(file: string): ParsedProgram {
@@ -142,8 +173,10 @@ async function resumable(store: Store): Promise<number | null> {
   return last && last.status !== 'completed' ? last.id : null;
 }
 
-export async function runSweep(opts: RunOptions): Promise<RunSummary> {
-  let parsed = readProgram(opts.programFile);
+export async function runSweep(options: RunOptions): Promise<RunSummary> {
+  let parsed = readProgram(options.programFile);
+  const opts: RunOptions = { ...options, db: chooseStorage({ db: options.db, dbExplicit: options.dbExplicit, storage: options.storage, programStorage: parsed.program.storage }) };
+  const dbShown = isPostgresUrl(opts.db) ? redactPgUrl(opts.db) : opts.db;
   const engine = await getEngine(opts.engine ?? parsed.program.engine);
   validateSpace(parsed.program, engine);
   // Fix (issue 6, tests/fixtures/bad/region-unknown.md): an unknown carbon.region was found only when the
@@ -166,7 +199,7 @@ export async function runSweep(opts: RunOptions): Promise<RunSummary> {
       history.push(obs);
       pipeline.observe(obs);
     }
-    return { runId: null, resumed: false, status: 'dry-run', stopReason: 'dry run: nothing was measured', experiments: 0, ok: 0, failed: 0, phases: [], best: null, plan };
+    return { runId: null, resumed: false, status: 'dry-run', stopReason: 'dry run: nothing was measured', experiments: 0, ok: 0, failed: 0, phases: [], best: null, plan, db: dbShown };
   }
 
   const studyName = opts.study ?? (typeof parsed.program.study === 'string' ? parsed.program.study : parsed.program.study?.name);
@@ -184,8 +217,8 @@ export async function runSweep(opts: RunOptions): Promise<RunSummary> {
       heartbeatTimeoutS: opts.heartbeatTimeoutS ?? programTimeout ?? DEFAULT_HEARTBEAT_TIMEOUT_S,
     });
   }
-  // A PostgreSQL URL has no file to lock beside it (lock.ts).
-  const lock = acquireRunLock(isPostgresUrl(opts.db) ? opts.db : resolve(opts.db));
+  // The lock file sits beside results.db; a PostgreSQL database is shared by design (several workers).
+  const lock = isPostgresUrl(opts.db) ? { release: () => undefined } : acquireRunLock(resolve(opts.db));
   let session: Session | null = null;
   const pool = new ServerPool();
   const phases: RunSummary['phases'] = [];
@@ -387,7 +420,7 @@ export async function runSweep(opts: RunOptions): Promise<RunSummary> {
       }
     }
     await pipeline.close();
-    return await summarize(store, runId, resumed, status, stopReason, phases, parsed.program.objective.constraint);
+    return { ...(await summarize(store, runId, resumed, status, stopReason, phases, parsed.program.objective.constraint)), db: dbShown };
   } catch (err) {
     status = 'failed';
     if (!(err instanceof CarbonbenchError)) session?.log.error({ err }, 'run failed');
@@ -399,7 +432,7 @@ export async function runSweep(opts: RunOptions): Promise<RunSummary> {
   }
 }
 
-export async function summarize(store: Store, runId: number, resumed: boolean, status: RunSummary['status'], stopReason: string, phases: RunSummary['phases'], constraintText: string | undefined): Promise<RunSummary> {
+export async function summarize(store: Store, runId: number, resumed: boolean, status: RunSummary['status'], stopReason: string, phases: RunSummary['phases'], constraintText: string | undefined): Promise<Omit<RunSummary, 'db'>> {
   const all = await store.listExperiments({ runId });
   const measured = all.filter((e) => e.phase !== 'manual');
   await store.addNote(runId, 'stop', stopReason);

@@ -326,7 +326,7 @@ export async function runStudyWorker(w: WorkerOptions): Promise<RunSummary> {
     }
     const summary = await summarize(store, runId, false, status, stopReason, phases, parsed.program.objective.constraint);
     const final = await shared.state();
-    return { ...summary, study: { name: w.study, host: w.hostLabel, hardware: s.carbon.hardware.profile.id, phase: (final.phase as StudyPhase | null) ?? null, finished: final.finished, budget: opts.maxExperiments ?? parsed.program.budget.experiments, lost: final.lost } };
+    return { ...summary, db: isPostgresUrl(opts.db) ? redactPgUrl(opts.db) : opts.db, study: { name: w.study, host: w.hostLabel, hardware: s.carbon.hardware.profile.id, phase: (final.phase as StudyPhase | null) ?? null, finished: final.finished, budget: opts.maxExperiments ?? parsed.program.budget.experiments, lost: final.lost } };
   } catch (err) {
     status = 'failed';
     if (!(err instanceof CarbonbenchError)) session?.log.error({ err }, 'study worker failed');

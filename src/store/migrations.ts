@@ -247,6 +247,18 @@ FROM experiments e
 JOIN runs r ON r.id = e.run_id;
 `;
 
+// A stable identity for runs and experiments, so `carbonbench merge` can tell a row it already holds
+// (the same file merged twice, a copy of a copy) from a new one: ids differ between databases. Written by
+// the code at insert (a random UUID); rows from before this migration have none, and merge derives a
+// deterministic key for them instead (src/store/merge.ts, docs/database.md). UNIQUE ignores NULLs in
+// both SQLite and PostgreSQL.
+const MIGRATION_RUN_EXPERIMENT_UID = `
+ALTER TABLE runs ADD COLUMN uid TEXT;
+ALTER TABLE experiments ADD COLUMN uid TEXT;
+CREATE UNIQUE INDEX runs_uid ON runs (uid);
+CREATE UNIQUE INDEX experiments_uid ON experiments (uid);
+`;
+
 /**
  * Issue 10 (distributed sweeps): several `carbonbench run --study` workers share one store. Each
  * experiment records the worker's host label (runs.host is per run; the column makes "which host ran
@@ -321,7 +333,8 @@ JOIN runs r ON r.id = e.run_id;
 /** All migrations, in order. Append only. */
 export const MIGRATIONS: readonly Migration[] = [
   { version: 1, name: 'initial schema: runs, experiments, samples, requests, bpb_cache, notes, results view', sql: MIGRATION_1 },
-  { version: 2, name: 'study workers: runs.study, experiments.host/study/trial_number, results view with host and study', sql: MIGRATION_STUDY_WORKERS },
+  { version: 2, name: 'runs.uid and experiments.uid: stable identity for carbonbench merge', sql: MIGRATION_RUN_EXPERIMENT_UID },
+  { version: 3, name: 'study workers: runs.study, experiments.host/study/trial_number, results view with host and study', sql: MIGRATION_STUDY_WORKERS },
 ];
 
 /** The schema version this build of carbonbench writes and understands. */

@@ -17,6 +17,7 @@
  * transaction until it is rolled back, so catch errors inside fn only around a nested transaction.
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
+import { randomUUID } from 'node:crypto';
 
 import pg from 'pg';
 
@@ -25,7 +26,7 @@ import type { GpuSample } from '../telemetry/types.js';
 import { LATEST_SCHEMA_VERSION, MIGRATIONS, SCHEMA_VERSION_TABLE_SQL, assertMigrationsOrdered } from './migrations.js';
 import { toPostgresDdl, toPostgresParams } from './pg-dialect.js';
 import { redactPgUrl, redactSecretsIn } from './pg-url.js';
-import { fromRow, toDb } from './sqlite.js';
+import { UID_TABLES, fromRow, toDb } from './sqlite.js';
 import {
   BPB_CACHE_COLUMNS,
   EXPERIMENT_COLUMNS,
@@ -538,6 +539,11 @@ class PgStore implements Store {
       const [column, kind] = map[key as keyof T];
       columns.push(column);
       params.push(toDb(kind, value, `${table}.${column}`));
+    }
+    // Stable identity across databases (carbonbench merge): written here, never by callers.
+    if (UID_TABLES.has(table)) {
+      columns.push('uid');
+      params.push(randomUUID());
     }
     const rows = await this.sql(
       `INSERT INTO ${table} (${columns.join(', ')}) VALUES (${columns.map(() => '?').join(', ')}) RETURNING id`,

@@ -13,7 +13,7 @@
  * the transaction and vanish with its rollback.
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { closeSync, openSync, rmSync, statSync, statfsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 
@@ -49,6 +49,9 @@ import {
   type Store,
   type StoredSample,
 } from './types.js';
+
+/** Tables whose rows get a random `uid` at insert (migration 'runs.uid and experiments.uid'). */
+export const UID_TABLES: ReadonlySet<string> = new Set(['runs', 'experiments']);
 
 /** How long a writer waits for another process's lock before SQLITE_BUSY. */
 export const BUSY_TIMEOUT_MS = 5000;
@@ -617,6 +620,11 @@ class SqliteStore implements Store {
       const [column, kind] = map[key as keyof T];
       columns.push(column);
       params.push(toDb(kind, value, `${table}.${column}`));
+    }
+    // Stable identity across databases (carbonbench merge): written here, never by callers.
+    if (UID_TABLES.has(table)) {
+      columns.push('uid');
+      params.push(randomUUID());
     }
     const sql = `INSERT INTO ${table} (${columns.join(', ')}) VALUES (${columns.map(() => '?').join(', ')}) RETURNING id`;
     // Fix (issue 6, tests/faults/disk.test.ts): `.get()` steps once and resets the statement; with

@@ -77,8 +77,11 @@ describe('migrations', () => {
       'cooldown_wait_s', 'provenance',
     ];
     for (const column of required) expect(columns, column).toContain(column);
-    // The TypeScript map and the table agree exactly: no column is unreachable, none is missing.
-    expect(new Set(columns)).toEqual(new Set(Object.values(EXPERIMENT_COLUMNS).map(([c]) => c)));
+    // The TypeScript map and the table agree exactly: no column is unreachable, none is missing, except
+    // `uid`, which the store writes itself at insert (identity for carbonbench merge, never a caller's).
+    expect(columns).toContain('uid');
+    expect(runColumns).toContain('uid');
+    expect(new Set(columns.filter((c) => c !== 'uid'))).toEqual(new Set(Object.values(EXPERIMENT_COLUMNS).map(([c]) => c)));
     for (const column of ['program_text', 'program_hash', 'hardware', 'host', 'tool_version', 'seed', 'status',
       'started_at', 'ended_at', 'gpu_names', 'driver_version', 'agent_endpoint_local']) {
       expect(runColumns, column).toContain(column);
