@@ -143,7 +143,8 @@ export function buildProgram(): Command {
     .option('-n <count>', 'how many', '5')
     .option('--include-simulated', 'also rank sim and table engine results (always labelled SIMULATED)')
     .option('--include-manual', 'also rank `carbonbench measure` experiments (phase manual)')
-    .action(async (flags: { n?: string; includeSimulated?: boolean; includeManual?: boolean }, cmd: Command) => {
+    .option('--hardware <id>', 'only experiments scored with this hardware profile (e.g. h100-sxm): SCI is per hardware')
+    .action(async (flags: { n?: string; includeSimulated?: boolean; includeManual?: boolean; hardware?: string }, cmd: Command) => {
       const { topCommand } = await import('./top.js');
       process.exitCode = await topCommand(flags, globalOptions(cmd));
     });
@@ -154,7 +155,8 @@ export function buildProgram(): Command {
     .option('--by <key>', 'model | quant | engine | batch', 'model')
     .option('--include-simulated', 'also rank sim and table engine results (always labelled SIMULATED)')
     .option('--include-manual', 'also rank `carbonbench measure` experiments (phase manual)')
-    .action(async (flags: { by?: string; includeSimulated?: boolean; includeManual?: boolean }, cmd: Command) => {
+    .option('--hardware <id>', 'only experiments scored with this hardware profile (e.g. h100-sxm): SCI is per hardware')
+    .action(async (flags: { by?: string; includeSimulated?: boolean; includeManual?: boolean; hardware?: string }, cmd: Command) => {
       const { leaderboardCommand } = await import('./leaderboard.js');
       process.exitCode = await leaderboardCommand(flags, globalOptions(cmd));
     });
