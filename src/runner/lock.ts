@@ -151,6 +151,7 @@ function acquireExclusiveLock(dbPath: string): RunLock {
         },
       };
     } catch (err) {
+      if (err instanceof InputError) throw err; // live study workers hold the database
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw lockError(err, dbPath, file);
       let owner: { pid?: number; host?: string; since?: string } = {};
       try {

@@ -12,11 +12,13 @@
  * Without PostgreSQL the file is skipped with a warning by the global setup; with CI=true it fails.
  */
 import { join } from 'node:path';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { execa, type ResultPromise } from 'execa';
 import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
+import Database from 'better-sqlite3';
+import { runCli } from '../helpers/cli.js';
 import { CLI, ROOT } from '../helpers/paths.js';
 import { pgAvailable, usePgDatabase } from '../helpers/postgres.js';
 
@@ -226,4 +228,55 @@ describe.skipIf(!pgAvailable())('carbonbench run --study: three workers, one Pos
     );
     expect(requeue.map((n) => n.text)).toEqual([expect.stringContaining(`while it held trial ${h.trial_number}; re-queued`)]);
   }, 110_000);
+});
+
+describe('carbonbench run --study on one machine: a results.db and an Optuna SQLite file', () => {
+  it('two workers share a results.db (a plain run is refused meanwhile); the study is beside it', async () => {
+    const cwd = program('local', 16);
+    const db = join(cwd, 'results.db');
+    const a = worker(cwd, db, 'local-a');
+    const b = worker(cwd, db, 'local-b');
+    // Once a worker holds the database, a run outside the study is refused (it would repeat configs).
+    while (!readdirSync(cwd).some((n) => n.startsWith('results.db.worker-')) && a.exitCode === null) await sleep(20);
+    const plain = await runCli(['run', '--program', join(ROOT, 'tests', 'fixtures', 'programs', 'sim-sweep.md'), '--db', db, '--max-experiments', '1'], { cwd });
+    expect(plain.exitCode, plain.stderr).toBe(2);
+    expect(plain.stderr).toMatch(/study worker\(s\) \(study "local".*join with --study local/);
+    const [ra, rb] = await Promise.all([a, b]);
+    expect(ra.exitCode, String(ra.stderr).slice(-2000)).toBe(0);
+    expect(rb.exitCode, String(rb.stderr).slice(-2000)).toBe(0);
+    for (const r of [ra, rb]) expect(JSON.parse(String(r.stdout))).toMatchObject({ status: 'completed', stopReason: 'study budget reached (16/16 experiments across hosts)', db });
+    const d = new Database(db, { readonly: true });
+    const rows = d.prepare("SELECT host, phase, config_json FROM experiments WHERE study = 'local' AND status = 'ok'").all() as { host: string; phase: string; config_json: string }[];
+    d.close();
+    expect(rows).toHaveLength(16);
+    expect(new Set(rows.map((r) => r.host))).toEqual(new Set(['local-a', 'local-b']));
+    const nonBaseline = rows.filter((r) => r.phase !== 'baseline').map((r) => r.config_json);
+    expect(new Set(nonBaseline).size).toBe(nonBaseline.length);
+    const optuna = new Database(`${db}.optuna.sqlite`, { readonly: true });
+    const states = optuna.prepare("SELECT t.state, count(*) AS n FROM trials t JOIN studies s ON s.study_id = t.study_id WHERE s.study_name = 'local' GROUP BY t.state").all();
+    optuna.close();
+    expect(states).toContainEqual({ state: 'COMPLETE', n: 16 });
+    expect(states.map((x) => (x as { state: string }).state)).not.toContain('RUNNING');
+  }, 90_000);
+
+  it('refuses bad --study, --host-label and --heartbeat-timeout-s values and a bad program.md study key, naming what is allowed', async () => {
+    const cwd = program('bad', 5);
+    const db = join(cwd, 'results.db');
+    const cases: [string[], RegExp][] = [
+      [['--study', 'a::b'], /--study "a::b" \(string\) is invalid; allowed: 1 to 100 letters, digits/],
+      [['--study', 'ok', '--host-label', '-rf'], /--host-label "-rf" \(string\) is invalid; allowed: 1 to 100 letters/],
+      [['--study', 'ok', '--heartbeat-timeout-s', '0'], /--heartbeat-timeout-s "0" \(string\) is invalid; allowed: seconds from 1 to 86400/],
+      [['--study', 'ok', '--fresh'], /--fresh has no meaning for a study worker/],
+    ];
+    for (const [flags, message] of cases) {
+      const r = await runCli(['run', '--program', join(cwd, 'program.md'), '--db', db, ...flags], { cwd });
+      expect(r.exitCode, flags.join(' ')).toBe(2);
+      expect(r.stderr).toMatch(message);
+    }
+    writeFileSync(join(cwd, 'bad.md'), readFileSync(join(cwd, 'program.md'), 'utf8').replace('study: { name: bad, heartbeat_timeout_s: 3 }', 'study: { name: bad, heartbeat_timeout_s: 0 }'));
+    const r = await runCli(['run', '--program', join(cwd, 'bad.md'), '--db', db], { cwd });
+    expect(r.exitCode).toBe(2);
+    expect(r.stderr).toMatch(/study.*heartbeat_timeout_s.*allowed: seconds from 1 to 86400/s);
+    expect(existsSync(db)).toBe(false);
+  }, 60_000);
 });
