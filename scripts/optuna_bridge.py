@@ -767,14 +767,33 @@ class Bridge:
 
 
 def _open_storage(optuna: Any, url: str) -> Any:
-    """The RDBStorage of a URL. SQLite (one file shared by several local workers) gets a long busy
-    timeout and BEGIN IMMEDIATE transactions (the SQLAlchemy recipe for pysqlite): a deferred
-    transaction that reads and then writes can fail at once with "database is locked" when two
-    processes upgrade their read locks together; taking the write lock at BEGIN makes them queue."""
-    if url.startswith("sqlite"):
+    """The RDBStorage of a URL.
+
+    SQLite (one file shared by several local workers) gets a long busy timeout and BEGIN IMMEDIATE
+    transactions (the SQLAlchemy recipe for pysqlite): a deferred transaction that reads and then writes
+    can fail at once with "database is locked" when two processes upgrade their read locks together;
+    taking the write lock at BEGIN makes them queue.
+
+    Several workers starting together on an empty database all create Optuna's schema; the losers of
+    that race get a unique violation (CREATE TYPE, alembic_version) or a lock error and succeed on a
+    retry, once the winner's schema is committed.
+    """
+    from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
+
+    sqlite = url.startswith("sqlite")
+    engine_kwargs: Dict[str, Any] = {"connect_args": {"timeout": 60}} if sqlite else {"pool_pre_ping": True}
+    for attempt in range(8):
+        try:
+            storage = optuna.storages.RDBStorage(url, engine_kwargs=engine_kwargs)
+            break
+        except (IntegrityError, ProgrammingError, OperationalError) as exc:
+            if attempt == 7:
+                raise
+            log(_redact(f"creating Optuna's schema raced with another worker ({type(exc).__name__}); retrying", url))
+            time.sleep(0.25 * (attempt + 1))
+    if sqlite:
         from sqlalchemy import event
 
-        storage = optuna.storages.RDBStorage(url, engine_kwargs={"connect_args": {"timeout": 60}})
         engine = storage.engine
 
         @event.listens_for(engine, "connect")
@@ -786,21 +805,7 @@ def _open_storage(optuna: Any, url: str) -> Any:
             conn.exec_driver_sql("BEGIN IMMEDIATE")
 
         engine.dispose()
-        return storage
-    # Several workers starting together on an empty PostgreSQL database all create Optuna's schema; the
-    # losers of that race get a unique violation (CREATE TYPE / CREATE TABLE) and succeed on a retry,
-    # once the winner's schema is committed.
-    from sqlalchemy.exc import IntegrityError, ProgrammingError
-
-    for attempt in range(8):
-        try:
-            return optuna.storages.RDBStorage(url, engine_kwargs={"pool_pre_ping": True})
-        except (IntegrityError, ProgrammingError) as exc:
-            if attempt == 7:
-                raise
-            log(_redact(f"creating Optuna's schema raced with another worker ({type(exc).__name__}); retrying", url))
-            time.sleep(0.25 * (attempt + 1))
-    raise AssertionError("unreachable")
+    return storage
 
 
 def _constraints_from_user_attr(trial: Any) -> List[float]:
