@@ -10,7 +10,8 @@ with the import error (then it exits with status 3), so the caller learns at onc
 usable by this interpreter.
 
 Commands:
-  init      {space, seed, multi_objective, constraint, storage, study_name, n_startup_trials?}
+  init      {space, seed, multi_objective, constraint, storage, study_name, n_startup_trials?,
+             heartbeat_interval_s?}   (a thread stamps this worker's claimed trials that often)
   ask       {}                                  -> {trial_number, point}
   tell      {trial_number, values, state, constraint, kind?}
   enqueue   {point}
@@ -25,7 +26,6 @@ Shared study (issue 10: several `carbonbench run --study` workers, one RDB stora
   set_phase {phase}
   claim     {host}                              -> {trial_number|null, point, phase}  a WAITING trial
   ask_tpe   {host, observed, running, max_asks} -> {trial_number|null, point, phase}
-  heartbeat {trial_numbers}
   reap      {timeout_s}                         -> {reaped: [{trial_number, point, phase, host, age_s}]}
   enqueue and add_trial take optional `phase` and `requeued_from` (user attrs).
 
@@ -70,7 +70,7 @@ CONSTRAINT_NAME = "bpb"
 KIND_USER_ATTR = "carbonbench_kind"
 KINDS = ("experiment", "duplicate", "abandoned", "skipped", "released", "lost")
 # Shared-study user attrs (issue 10): the phase a trial was enqueued or asked for, the worker's host
-# label, its last heartbeat (epoch seconds, written by the worker while it measures) and the trial a
+# label, its last heartbeat (epoch seconds, stamped by the worker's bridge while it holds the trial) and the trial a
 # re-queued one replaces. The study's current phase is a study user attr.
 PHASE_USER_ATTR = "carbonbench_phase"
 HOST_USER_ATTR = "carbonbench_host"
@@ -590,26 +590,6 @@ class Bridge:
             out.append(json.dumps([p.get("model"), p.get("quant"), p.get("batch"), p.get("input_len"), p.get("output_len")]))
         return out
 
-    def cmd_heartbeat(self, req: Dict[str, Any]) -> Dict[str, Any]:
-        """Marks this worker's trials alive (Optuna's own heartbeat runs only inside study.optimize)."""
-        self._require_storage()
-        numbers = req.get("trial_numbers")
-        if not isinstance(numbers, list):
-            raise RequestError(f"Expected `trial_numbers` to be a list of integers, got {_describe(numbers)}")
-        from optuna.exceptions import UpdateFinishedTrialError
-
-        beaten = []
-        for n in numbers:
-            trial = self.pending.get(n) if isinstance(n, int) and not isinstance(n, bool) else None
-            if trial is None:
-                continue
-            try:
-                trial.set_user_attr(HEARTBEAT_USER_ATTR, time.time())
-                beaten.append(n)
-            except UpdateFinishedTrialError:
-                pass  # failed as stale by another worker; its tell() will say so
-        return {"trial_numbers": beaten}
-
     def cmd_reap(self, req: Dict[str, Any]) -> Dict[str, Any]:
         """Fails the RUNNING trials of other workers whose last heartbeat is older than `timeout_s`.
 
@@ -761,7 +741,7 @@ class Bridge:
         handler = getattr(self, f"cmd_{cmd}", None) if isinstance(cmd, str) and cmd.isidentifier() else None
         if handler is None:
             raise RequestError(
-                f"Expected `cmd` to be one of init, ask, tell, enqueue, add_trial, best, summary, elect, state, set_phase, claim, ask_tpe, heartbeat, reap, shutdown, got {_describe(cmd)}"
+                f"Expected `cmd` to be one of init, ask, tell, enqueue, add_trial, best, summary, elect, state, set_phase, claim, ask_tpe, reap, shutdown, got {_describe(cmd)}"
             )
         return handler(req)
 

@@ -147,10 +147,6 @@ export class SharedStudy {
     return claimOf(claimSchema.parse(await this.bridge.request('ask_tpe', { host, observed: observed.map(toWire), running: running.map(toWire), max_asks: maxAsks })));
   }
 
-  async heartbeat(trialNumbers: readonly number[]): Promise<void> {
-    await this.bridge.request('heartbeat', { trial_numbers: trialNumbers });
-  }
-
   /** Fails other workers' RUNNING trials silent for more than `timeoutS`; returns those this call failed. */
   async reap(timeoutS: number): Promise<(StudyTrial & { ageS: number })[]> {
     return reapSchema.parse(await this.bridge.request('reap', { timeout_s: timeoutS })).reaped.map((t) => ({ ...trialOf(t), ageS: t.age_s }));
