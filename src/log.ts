@@ -1,12 +1,15 @@
 /**
  * Logging with pino: JSON lines to a file (under experiments/) and readable lines on stderr when it is
  * a TTY. Secrets never reach a log: known key paths are redacted by pino, and the values of secret-
- * looking environment variables (…KEY, …TOKEN, …SECRET, …PASSWORD) are masked in every written line.
+ * looking environment variables (…KEY, …TOKEN, …SECRET, …PASSWORD) and the passwords of URLs
+ * (`postgresql://user:password@…`) are masked in every written line.
  */
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import pino, { type Logger } from 'pino';
 import pretty from 'pino-pretty';
+
+import { redactUrlPasswordsIn } from './store/pg-url.js';
 
 export type { Logger };
 
@@ -61,7 +64,8 @@ export function createLogger(opts: LoggerOptions = {}): Logger {
     {
       level: opts.level ?? process.env.CARBONBENCH_LOG_LEVEL ?? 'info',
       redact: { paths: REDACT_PATHS, censor: '[REDACTED]' },
-      hooks: { streamWrite: (line: string) => maskSecrets(line, secrets) },
+      // Connection URLs (postgresql://user:password@…) lose their password too, wherever they appear.
+      hooks: { streamWrite: (line: string) => maskSecrets(redactUrlPasswordsIn(line), secrets) },
     },
     streams.length > 0 ? pino.multistream(streams) : pino.destination({ dest: '/dev/null', sync: true }),
   );

@@ -31,6 +31,19 @@ describe('logging', () => {
     expect(JSON.stringify(lines[2])).toContain('401 for [REDACTED]');
   });
 
+  it('masks the password of a connection URL in any log line (issue 10)', () => {
+    const file = join(mkdtempSync(join(tmpdir(), 'cb-log-')), 'run.log');
+    const log = createLogger({ file, console: false });
+    log.info({ db: 'postgresql://bench:pw-short@db.lab:5432/carbonbench' }, 'opened postgresql://bench:pw-short@db.lab/c');
+    log.flush();
+    const text = readFileSync(file, 'utf8');
+    expect(text).not.toContain('pw-short');
+    expect(JSON.parse(text.trim()) as Record<string, unknown>).toMatchObject({
+      db: 'postgresql://bench:***@db.lab:5432/carbonbench',
+      msg: 'opened postgresql://bench:***@db.lab/c',
+    });
+  });
+
   it('only masks secret-looking variables of useful length', () => {
     const values = secretValues({ OPENAI_API_KEY: SECRET, HOME: '/root/very/long/path', SHORT_TOKEN: 'abc', DB_PASSWORD: 'hunter2hunter2' });
     expect(values).toEqual([SECRET, 'hunter2hunter2']);

@@ -1,11 +1,11 @@
 /** `carbonbench status`: the current or last run, readable from another shell while it runs. */
 import { existsSync } from 'node:fs';
 import { InputError } from '../errors.js';
-import { openStore } from '../store/index.js';
+import { isPostgresUrl, openStore } from '../store/index.js';
 import { printJson, printText, sig, type GlobalOptions } from './output.js';
 
 export async function statusCommand(global: GlobalOptions): Promise<number> {
-  if (!existsSync(global.db)) throw new InputError(`${global.db} does not exist: no run yet (start one with carbonbench run)`);
+  if (!isPostgresUrl(global.db) && !existsSync(global.db)) throw new InputError(`${global.db} does not exist: no run yet (start one with carbonbench run)`);
   const store = await openStore(global.db, { readonly: true });
   try {
     const runs = await store.listRuns();

@@ -348,10 +348,9 @@ export function openSimTelemetry(opts: SimTelemetryOptions): SimTelemetrySession
     },
     onSample(fn) {
       sampleListeners.add(fn);
-      // Fix (issue 10, tests/e2e/distributed.test.ts): each new listener (the cooldown gate of the next
-      // experiment) gets the whole auto-advance allowance again. With an asynchronous store (PostgreSQL)
-      // the pump also runs while a write is in flight, used up the allowance during an experiment, and
-      // the next cooldown gate then waited for its real-time limit (cooldown_max_s) with no samples.
+      // A new waiter gets its own auto-advance allowance. Fix (issue 10): with a PostgreSQL store the
+      // runner awaits real I/O while the watchdog listens, the pump used up the 600 s cap during those
+      // awaits, and the next cooldown gate then waited forever for a sample.
       pumpedS = 0;
       schedulePump();
       return () => {

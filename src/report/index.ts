@@ -6,7 +6,7 @@
 import { existsSync, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { InputError } from '../errors.js';
-import { openStore, type Store } from '../store/index.js';
+import { isPostgresUrl, openStore, type Store } from '../store/index.js';
 import { loadAssets } from './assets.js';
 import { collectReportData, type CollectOptions } from './data.js';
 import { renderHtml } from './html.js';
@@ -44,7 +44,7 @@ export interface WrittenReport {
 
 /** Reads `dbPath` (read-only) and writes `<outDir>/index.html`, creating outDir. */
 export async function writeReport(dbPath: string, outDir: string, opts: ReportOptions = {}): Promise<WrittenReport> {
-  if (!existsSync(dbPath)) throw new InputError(`--db ${dbPath} does not exist: no results yet (start with carbonbench run)`);
+  if (!isPostgresUrl(dbPath) && !existsSync(dbPath)) throw new InputError(`--db ${dbPath} does not exist: no results yet (start with carbonbench run)`);
   const store = await openStore(dbPath, { readonly: true });
   let built: BuiltReport;
   try {

@@ -30,6 +30,16 @@ export function redactPgUrl(url: string): string {
     .replace(/([?&]password=)[^&#]*/gi, '$1***');
 }
 
+/**
+ * Every `scheme://user:password@` inside free text (a log line, an error message) with the password as
+ * `***`. For the log's last line of defence (src/log.ts); messages built here use redactPgUrl.
+ */
+export function redactUrlPasswordsIn(text: string): string {
+  return text
+    .replace(/\b([a-z][a-z0-9+.-]*:\/\/[^\s:/?#@"'<>]*):([^\s/?#@"'<>]*)@/gi, '$1:***@')
+    .replace(/([?&]password=)[^&#\s"']*/gi, '$1***');
+}
+
 /** Replaces every occurrence of the URL's password in `text` (a driver's error message may quote it). */
 export function redactSecretsIn(text: string, url: string): string {
   let out = text;

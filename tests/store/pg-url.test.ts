@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 
 import { InputError } from '../../src/errors.js';
-import { isPostgresUrl, parsePgUrl, redactPgUrl, redactSecretsIn, toSqlAlchemyUrl } from '../../src/store/pg-url.js';
+import { isPostgresUrl, parsePgUrl, redactPgUrl, redactSecretsIn, redactUrlPasswordsIn, toSqlAlchemyUrl } from '../../src/store/pg-url.js';
 
 describe('redactPgUrl', () => {
   it('replaces the password and keeps user, host, port and database', () => {
@@ -10,6 +10,13 @@ describe('redactPgUrl', () => {
     expect(redactPgUrl('postgresql://db.lab/carbon?sslmode=require&password=hunter2')).toBe('postgresql://db.lab/carbon?sslmode=require&password=***');
     expect(redactPgUrl('postgresql+psycopg2://u:p@h/d')).toBe('postgresql+psycopg2://u:***@h/d');
     expect(redactPgUrl('./results.db')).toBe('./results.db');
+  });
+
+  it('redactUrlPasswordsIn scrubs URLs inside free text (log lines)', () => {
+    expect(redactUrlPasswordsIn('{"msg":"open postgresql://bench:hunter2@db.lab:5432/c and postgres://u:p%40ss@h/d?password=x2"}')).toBe(
+      '{"msg":"open postgresql://bench:***@db.lab:5432/c and postgres://u:***@h/d?password=***"}',
+    );
+    expect(redactUrlPasswordsIn('see https://example.com/a:b and 12:30 at host@x')).toBe('see https://example.com/a:b and 12:30 at host@x');
   });
 
   it('redactSecretsIn scrubs a password that a driver message quotes', () => {
