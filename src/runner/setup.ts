@@ -122,12 +122,23 @@ export async function openSession(opts: SessionOptions): Promise<Session> {
   const idlePowerW = measureIdleBaseline(telemetry.collected({ fromS: idleFrom }));
 
   const controller = new AbortController();
+  // Fix (issue 10, found with study workers): the handlers stay registered until close(). With
+  // process.once they were removed before running, and the signal-exit handler that execa installs for
+  // a child spawned with `cleanup` (the Optuna bridge, from the first step of a study worker) then saw
+  // itself as the only listener and re-raised the signal: the process died with 130 instead of storing
+  // the current experiment as interrupted. A second signal still stops at once.
   const onSignal = (sig: NodeJS.Signals): void => {
+    if (controller.signal.aborted) {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+      process.kill(process.pid, sig);
+      return;
+    }
     log.warn({ signal: sig }, 'stopping: finishing the current experiment as interrupted');
     controller.abort(new Error(`interrupted by ${sig}`));
   };
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
 
   return {
     store,

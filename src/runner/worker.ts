@@ -215,6 +215,9 @@ export async function runStudyWorker(w: WorkerOptions): Promise<RunSummary> {
         const after = observationsOf(await studyExperiments(store, w.study));
         const told = await shared.tell(claim.trialNumber, resultOf(record, after), 'experiment');
         if (told.alreadyFinished) {
+          // A reaper marked the row interrupted while this worker was still measuring; the result stored
+          // since stands, so its reason goes.
+          if (record.status === 'ok') await store.updateExperiment(record.id, { error: null });
           await store.addNote(runId, 'warning', `trial ${claim.trialNumber} was failed as stale by another worker before this result was told (heartbeats late by more than ${w.heartbeatTimeoutS} s); experiment ${record.id} stays stored and is added to the study`);
           await addStoredResult(claim.trialNumber, claim.point, resultOf(record, after), claim.phase, w.hostLabel);
         }

@@ -87,6 +87,16 @@ async function trials(url: string, study: string): Promise<{ number: number; sta
   return [...out.values()];
 }
 
+/** query() while the workers may not have created the schema yet (an empty database): no rows. */
+async function poll<T>(url: string, sql: string): Promise<T[]> {
+  try {
+    return await query<T>(url, sql);
+  } catch (err) {
+    if ((err as { code?: string }).code === '42P01') return []; // undefined_table
+    throw err;
+  }
+}
+
 function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
 }
@@ -177,7 +187,7 @@ describe.skipIf(!pgAvailable())('carbonbench run --study: three workers, one Pos
     let storedBefore: number[] = [];
     const deadline = Date.now() + 60_000;
     while (!held && Date.now() < deadline) {
-      const mine = await query<{ id: number; status: string; trial_number: number; config_json: string; phase: string }>(
+      const mine = await poll<{ id: number; status: string; trial_number: number; config_json: string; phase: string }>(
         pgdb.url,
         "SELECT id::int AS id, status, trial_number::int AS trial_number, config_json, phase FROM experiments WHERE study = 'kill-one' AND host = 'gpu-c' ORDER BY id",
       );
@@ -227,6 +237,56 @@ describe.skipIf(!pgAvailable())('carbonbench run --study: three workers, one Pos
       "SELECT n.text FROM notes n JOIN runs r ON r.id = n.run_id WHERE r.study = 'kill-one' AND n.kind = 'requeue'",
     );
     expect(requeue.map((n) => n.text)).toEqual([expect.stringContaining(`while it held trial ${h.trial_number}; re-queued`)]);
+  }, 110_000);
+
+  it('SIGINT stops a worker cleanly (exit 0, interrupted): its experiment in flight is kept or handed back at once, never lost', async () => {
+    const cwd = program('sigint-one', 24);
+    const a = worker(cwd, pgdb.url, 'gpu-a');
+    const b = worker(cwd, pgdb.url, 'gpu-b');
+    const c = worker(cwd, pgdb.url, 'gpu-c');
+    let held: { id: number; trial_number: number; config_json: string } | null = null;
+    const deadline = Date.now() + 60_000;
+    while (!held && Date.now() < deadline) {
+      const running = await poll<{ id: number; trial_number: number; config_json: string }>(
+        pgdb.url,
+        "SELECT id::int AS id, trial_number::int AS trial_number, config_json FROM experiments WHERE study = 'sigint-one' AND host = 'gpu-c' AND status = 'running' AND phase <> 'baseline'",
+      );
+      if (running[0]) {
+        c.kill('SIGINT');
+        held = running[0];
+      } else await sleep(10);
+    }
+    if (!held) throw new Error('gpu-c never held a running non-baseline trial');
+    const h = held;
+    const [ra, rb, rc] = await Promise.all([a, b, c]);
+    for (const r of [ra, rb, rc]) expect(r.exitCode, String(r.stderr).slice(-2000)).toBe(0);
+    expect(JSON.parse(String(rc.stdout))).toMatchObject({ status: 'interrupted', stopReason: 'interrupted by a signal' });
+    const rows = await query<{ id: number; host: string; status: string; config_json: string; trial_number: number; phase: string }>(
+      pgdb.url,
+      "SELECT id::int AS id, host, status, config_json, trial_number::int AS trial_number, phase FROM experiments WHERE study = 'sigint-one' ORDER BY id",
+    );
+    // The signal is handled between two awaits: the experiment in flight either finished first (then it
+    // stays stored and its trial complete) or was stopped (then its config was handed back and another
+    // host completed it). Either way nothing is lost or measured twice.
+    const status = rows.find((r) => r.id === h.id)?.status;
+    expect(['ok', 'interrupted']).toContain(status);
+    const done = rows.filter((r) => r.config_json === h.config_json && r.status === 'ok');
+    expect(done).toHaveLength(1);
+    const t = await trials(pgdb.url, 'sigint-one');
+    if (status === 'interrupted') {
+      expect(done[0]!.host).not.toBe('gpu-c');
+      expect(t.find((x) => x.number === h.trial_number)).toMatchObject({ state: 'FAIL', attrs: { carbonbench_kind: 'lost', carbonbench_host: 'gpu-c' } });
+      expect(t.find((x) => x.number === done[0]!.trial_number)?.attrs.carbonbench_requeued_from).toBe(h.trial_number);
+    } else {
+      expect(t.find((x) => x.number === h.trial_number)?.state).toBe('COMPLETE');
+    }
+    expect(rows.filter((r) => ['ok', 'failed', 'aborted_thermal'].includes(r.status))).toHaveLength(24);
+    const nonBaseline = rows.filter((r) => r.status === 'ok' && r.phase !== 'baseline').map((r) => r.config_json);
+    expect(new Set(nonBaseline).size).toBe(nonBaseline.length);
+    expect(t.filter((x) => x.state === 'RUNNING')).toEqual([]);
+    // Handed back by the worker itself, not found stale by the others after the timeout.
+    const requeue = await query(pgdb.url, "SELECT n.text FROM notes n JOIN runs r ON r.id = n.run_id WHERE r.study = 'sigint-one' AND n.kind = 'requeue'");
+    expect(requeue).toEqual([]);
   }, 110_000);
 });
 
