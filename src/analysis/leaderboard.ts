@@ -21,7 +21,11 @@ import {
 
 export { GROUP_COLUMNS, type GroupKey } from './query.js';
 
-export const GROUP_KEYS: readonly GroupKey[] = ['model', 'quant', 'engine', 'batch'];
+/** Keys that a row in memory groups by (the report's leaderboards). */
+export type RowGroupKey = Exclude<GroupKey, 'hardware'>;
+export const GROUP_KEYS: readonly RowGroupKey[] = ['model', 'quant', 'engine', 'batch'];
+/** Keys of `carbonbench leaderboard --by`: the same plus the hardware profile (several hosts). */
+export const LEADERBOARD_KEYS: readonly GroupKey[] = [...GROUP_KEYS, 'hardware'];
 
 /** Fields of a scored experiment that ranking needs: ResultRow and ExperimentRecord both have them. */
 export interface RankedRow extends ParetoPoint {
@@ -67,7 +71,7 @@ function median(sorted: readonly number[]): number {
 }
 
 /** Best SCI per group, groups ordered by that best SCI; Pareto flags among all of `rows`. */
-export function leaderboardOf<T extends RankedRow>(rows: readonly T[], by: GroupKey): { groups: LeaderboardGroup<T>[]; basis: ParetoBasis } {
+export function leaderboardOf<T extends RankedRow>(rows: readonly T[], by: RowGroupKey): { groups: LeaderboardGroup<T>[]; basis: ParetoBasis } {
   const pareto = paretoAnalysis(rows);
   const groups = new Map<string | number | null, T[]>();
   for (const row of rows) {

@@ -558,8 +558,13 @@ export async function excludedCounts(reader: ResultsReader): Promise<ExcludedCou
 }
 
 /** Grouping keys of the leaderboards: the column of the `results` view each one reads. */
-export const GROUP_COLUMNS = { model: 'model', quant: 'quant', engine: 'engine', batch: 'batch' } as const;
+export const GROUP_COLUMNS = { model: 'model', quant: 'quant', engine: 'engine', batch: 'batch', hardware: 'hardware_id' } as const;
 export type GroupKey = keyof typeof GROUP_COLUMNS;
+/**
+ * The ResultRow field that holds each grouping key's value. `hardware` (the hardware profile id) keeps
+ * results of different boards apart when one database holds several hosts (issue 10).
+ */
+const GROUP_FIELDS = { model: 'model', quant: 'quant', engine: 'engine', batch: 'batch', hardware: 'hardwareId' } as const satisfies Record<GroupKey, keyof ResultRow>;
 
 /** One group of a leaderboard as SQL computes it. */
 export interface GroupBest {
@@ -601,7 +606,7 @@ export async function selectGroupBests(
       chunk,
     );
     for (const row of rows.map(toResultRow)) {
-      const g = groups.get(row[by]);
+      const g = groups.get(row[GROUP_FIELDS[by]]);
       if (g !== undefined && g.best === null && row.sciUg === g.minSciUg) g.best = row;
     }
   }

@@ -1,6 +1,6 @@
 /** `carbonbench leaderboard [--by model|quant|engine|batch]`: best SCI per group with its config. */
 import { InputError, describeValue } from '../errors.js';
-import { GROUP_KEYS, leaderboardFromDb, type GroupKey } from '../analysis/leaderboard.js';
+import { LEADERBOARD_KEYS, leaderboardFromDb, type GroupKey } from '../analysis/leaderboard.js';
 import { PARETO_OBJECTIVES_TEXT } from '../analysis/pareto.js';
 import {
   PARETO_FOOTNOTE,
@@ -28,8 +28,8 @@ export interface LeaderboardFlags {
 export function parseGroupKey(text: string | undefined): GroupKey {
   if (text === undefined) return 'model';
   const key = text.trim().toLowerCase();
-  if (!(GROUP_KEYS as readonly string[]).includes(key)) {
-    throw new InputError(`--by ${describeValue(text)} is invalid; allowed: ${GROUP_KEYS.join(', ')}`);
+  if (!(LEADERBOARD_KEYS as readonly string[]).includes(key)) {
+    throw new InputError(`--by ${describeValue(text)} is invalid; allowed: ${LEADERBOARD_KEYS.join(', ')}`);
   }
   return key as GroupKey;
 }

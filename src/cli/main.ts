@@ -152,7 +152,7 @@ export function buildProgram(): Command {
   program
     .command('leaderboard')
     .description('best SCI per model, quantization, engine or batch size, with the config that reached it')
-    .option('--by <key>', 'model | quant | engine | batch', 'model')
+    .option('--by <key>', 'model | quant | engine | batch | hardware (profile id: several hosts)', 'model')
     .option('--include-simulated', 'also rank sim and table engine results (always labelled SIMULATED)')
     .option('--include-manual', 'also rank `carbonbench measure` experiments (phase manual)')
     .option('--hardware <id>', 'only experiments scored with this hardware profile (e.g. h100-sxm): SCI is per hardware')

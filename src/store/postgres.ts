@@ -229,12 +229,9 @@ class PgStore implements Store {
   }
 
   async schemaVersion(): Promise<number> {
-    return this.read('schemaVersion', async () => {
-      const [row] = await this.sql(
-        "SELECT COUNT(*) AS n FROM information_schema.tables WHERE table_schema = current_schema() AND table_name = 'schema_version'",
-      );
-      return Number(row?.n) === 0 ? 0 : this.currentVersion();
-    });
+    // One statement (see read()): an open store always has schema_version (migrated, or checked when
+    // opened read-only).
+    return this.read('schemaVersion', () => this.currentVersion());
   }
 
   // --- runs -----------------------------------------------------------------------------------------

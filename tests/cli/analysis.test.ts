@@ -154,7 +154,7 @@ describe('leaderboard', () => {
     const db = await designedDb();
     expect(await failure(leaderboardCommand({ by: 'gpu' }, { db, json: false }))).toEqual({
       exitCode: 2,
-      message: '--by "gpu" (string) is invalid; allowed: model, quant, engine, batch',
+      message: '--by "gpu" (string) is invalid; allowed: model, quant, engine, batch, hardware',
     });
   });
 });

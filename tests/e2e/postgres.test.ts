@@ -79,10 +79,16 @@ describe.skipIf(!pgAvailable())('PostgreSQL and SQLite give the same answers (is
     expect(new Set(runs.map((r) => JSON.stringify(r.gpuNames))).size).toBe(2);
     expect((fromPg.hardware as unknown[]).length).toBeGreaterThanOrEqual(2);
 
+    // Per hardware profile: one group per host's board, each with its own best SCI.
+    const byHardware = JSON.parse(await cli(['leaderboard', '--include-simulated', '--by', 'hardware', '--db', pgUrl, '--json'], dir)) as { groups: { group: string | null; experiments: number }[] };
+    expect(byHardware.groups).toHaveLength(2);
+    expect(byHardware.groups.every((g) => g.group !== null && g.experiments >= 16)).toBe(true);
+
     for (const args of [
       ['top', '--include-simulated', '-n', '10'],
       ['leaderboard', '--include-simulated', '--by', 'model'],
       ['leaderboard', '--include-simulated', '--by', 'batch'],
+      ['leaderboard', '--include-simulated', '--by', 'hardware'],
       ['pareto', '--include-simulated'],
       ['fit', '--include-simulated'],
       ['status'],
