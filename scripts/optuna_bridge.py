@@ -10,7 +10,8 @@ with the import error (then it exits with status 3), so the caller learns at onc
 usable by this interpreter.
 
 Commands:
-  init      {space, seed, multi_objective, constraint, storage, study_name, n_startup_trials?}
+  init      {space, seed, multi_objective, constraint, storage, study_name, n_startup_trials?,
+             heartbeat_interval_s?}   (a thread stamps this worker's claimed trials that often)
   ask       {}                                  -> {trial_number, point}
   tell      {trial_number, values, state, constraint, kind?}
   enqueue   {point}
@@ -18,6 +19,15 @@ Commands:
   best      {}                                  -> {trials: [{trial_number, point, values, constraint}]}
   summary   {}                                  -> {n_trials, states, kinds}
   shutdown  {}
+
+Shared study (issue 10: several `carbonbench run --study` workers, one RDB storage):
+  elect     {key}                               -> {won}        once per study and key, across hosts
+  state     {}                                  -> {phase, waiting, running, finished}
+  set_phase {phase}
+  claim     {host}                              -> {trial_number|null, point, phase}  a WAITING trial
+  ask_tpe   {host, observed, running, max_asks} -> {trial_number|null, point, phase}
+  reap      {timeout_s}                         -> {reaped: [{trial_number, point, phase, host, age_s}]}
+  enqueue and add_trial take optional `phase` and `requeued_from` (user attrs).
 
 A point is ``{"model", "quant", "batch", "input_len", "output_len"}`` with the values of the space.
 Models and quantizations are categorical; batch sizes and lengths are an integer index into their sorted
@@ -39,6 +49,7 @@ import json
 import math
 import os
 import sys
+import time
 import traceback
 import warnings
 from typing import Any, Dict, List, Optional
@@ -57,7 +68,15 @@ CONSTRAINT_NAME = "bpb"
 # Why a trial exists: "experiment" (a real measurement), "duplicate" (TPE proposed an observed point;
 # told as pruned, never measured), "abandoned" (proposed, then not run).
 KIND_USER_ATTR = "carbonbench_kind"
-KINDS = ("experiment", "duplicate", "abandoned")
+KINDS = ("experiment", "duplicate", "abandoned", "skipped", "released", "lost")
+# Shared-study user attrs (issue 10): the phase a trial was enqueued or asked for, the worker's host
+# label, its last heartbeat (epoch seconds, stamped by the worker's bridge while it holds the trial) and the trial a
+# re-queued one replaces. The study's current phase is a study user attr.
+PHASE_USER_ATTR = "carbonbench_phase"
+HOST_USER_ATTR = "carbonbench_host"
+HEARTBEAT_USER_ATTR = "carbonbench_heartbeat"
+REQUEUED_USER_ATTR = "carbonbench_requeued_from"
+STUDY_PHASE_ATTR = "carbonbench_phase"
 
 ORDINAL = (("batch", "batch"), ("input_len", "input_len"), ("output_len", "output_len"))
 STATES = {"complete": "COMPLETE", "fail": "FAIL", "pruned": "PRUNED"}
@@ -113,6 +132,12 @@ class Bridge:
         self.study: Any = None
         self.pending: Dict[int, Any] = {}
         self.storage_url: Optional[str] = None
+        self.storage_obj: Any = None
+        # Claimed trials (number -> trial id) the heartbeat thread stamps.
+        import threading
+
+        self.claimed: Dict[int, int] = {}
+        self.claimed_lock = threading.Lock()
 
     # ---- the space ----------------------------------------------------------------------------------
 
@@ -269,6 +294,9 @@ class Bridge:
         study_name = req.get("study_name", "carbonbench")
         if not isinstance(study_name, str) or not study_name:
             raise RequestError(f"Expected `study_name` to be a non-empty string, got {_describe(study_name)}")
+        heartbeat_s = req.get("heartbeat_interval_s")
+        if heartbeat_s is not None and (isinstance(heartbeat_s, bool) or not isinstance(heartbeat_s, (int, float)) or not heartbeat_s > 0):
+            raise RequestError(f"Expected `heartbeat_interval_s` to be a number of seconds > 0 or null, got {_describe(heartbeat_s)}")
         n_startup = req.get("n_startup_trials", 10)
         if isinstance(n_startup, bool) or not isinstance(n_startup, int) or n_startup < 0:
             raise RequestError(f"Expected `n_startup_trials` to be a non-negative integer, got {_describe(n_startup)}")
@@ -290,8 +318,9 @@ class Bridge:
         sampler = optuna.samplers.TPESampler(**sampler_kwargs)
         directions = ["minimize", "minimize"] if multi_objective else ["minimize"]
         try:
+            storage_obj = _open_storage(optuna, storage) if storage is not None else None
             study = optuna.create_study(
-                storage=storage,
+                storage=storage_obj,
                 study_name=study_name,
                 sampler=sampler,
                 directions=directions,
@@ -311,6 +340,9 @@ class Bridge:
         self.multi_objective = multi_objective
         self.constraint = constraint
         self.storage_url = storage
+        self.storage_obj = storage_obj
+        if heartbeat_s is not None and storage_obj is not None:
+            self._start_heartbeat(float(heartbeat_s))
         trials = [self._summary_trial(t) for t in study.get_trials(deepcopy=False)]
         log(
             f"study {study_name!r} ({'storage' if storage else 'in memory'}): {len(trials)} trials, "
@@ -339,20 +371,283 @@ class Bridge:
         values = self._values(req, state)
         constraint = self._constraint(req, state)
         kind = self._kind(req)
-        trial.set_user_attr(KIND_USER_ATTR, kind)
-        if constraint is not None:
-            trial.set_user_attr(CONSTRAINT_USER_ATTR, [constraint])
-            if self.new_constraints:
-                trial.set_constraint(CONSTRAINT_NAME, constraint)
-            # else: tell() calls the sampler's after_trial, whose constraints_func reads the user attr
-            # and stores the system attr TPE uses.
-        study.tell(trial, values=values, state=state)
+        from optuna.exceptions import UpdateFinishedTrialError
+
+        self._unclaim(number)  # no more heartbeats: the trial is being finished
+        try:
+            trial.set_user_attr(KIND_USER_ATTR, kind)
+            if constraint is not None:
+                trial.set_user_attr(CONSTRAINT_USER_ATTR, [constraint])
+                if self.new_constraints:
+                    trial.set_constraint(CONSTRAINT_NAME, constraint)
+                # else: tell() calls the sampler's after_trial, whose constraints_func reads the user attr
+                # and stores the system attr TPE uses.
+            study.tell(trial, values=values, state=state)
+        except (UpdateFinishedTrialError, ValueError) as exc:
+            # In a shared study another worker may have failed this trial as stale (its heartbeats
+            # stopped for longer than the timeout) and re-queued it: report it, never crash.
+            current = self._trial_state(number)
+            if current is None or not current.is_finished():
+                raise
+            del self.pending[number]
+            log(f"trial {number} was already {current.name.lower()} (failed as stale by another worker?): {exc}")
+            return {"trial_number": number, "state": current.name.lower(), "already_finished": True}
         del self.pending[number]
         return {"trial_number": number, "state": state.name.lower()}
 
+    def _unclaim(self, number: int) -> None:
+        with self.claimed_lock:
+            self.claimed.pop(number, None)
+
+    # ---- shared study (issue 10) ---------------------------------------------------------------------
+
+    def _trial_state(self, number: int) -> Any:
+        for t in self.study.get_trials(deepcopy=False):
+            if t.number == number:
+                return t.state
+        return None
+
+    def _require_storage(self) -> Any:
+        study = self._require_study()
+        if self.storage_obj is None:
+            raise RequestError("this command needs a shared study: `init` with an RDB `storage` URL")
+        return study
+
+    def _key(self, point: Dict[str, Any]) -> str:
+        return json.dumps([point["model"], point["quant"], point["batch"], point["input_len"], point["output_len"]])
+
+    def _trial_info(self, t: Any) -> Dict[str, Any]:
+        try:
+            point: Optional[Dict[str, Any]] = self._to_point(t.params)
+        except (KeyError, IndexError, ValueError):
+            point = None
+        if point is None and isinstance(t.system_attrs.get("fixed_params"), dict):
+            try:
+                point = self._to_point(t.system_attrs["fixed_params"])
+            except (KeyError, IndexError, ValueError):
+                point = None
+        return {
+            "trial_number": t.number,
+            "point": point,
+            "phase": t.user_attrs.get(PHASE_USER_ATTR),
+            "host": t.user_attrs.get(HOST_USER_ATTR),
+            "requeued_from": t.user_attrs.get(REQUEUED_USER_ATTR),
+        }
+
+    def _start_heartbeat(self, interval_s: float) -> None:
+        """Stamps this worker's claimed trials every `interval_s` from a thread of this process.
+
+        In the bridge rather than in Node: a simulated experiment keeps Node's event loop busy for
+        seconds, and a worker is alive exactly as long as its bridge is (the bridge exits when the
+        worker's end of its stdin closes, kill -9 included). Optuna's own HeartbeatThread does the same
+        from a thread, through the same thread-local sessions of RDBStorage.
+        """
+        import threading
+
+        from optuna.exceptions import UpdateFinishedTrialError
+
+        def beat() -> None:
+            while True:
+                time.sleep(interval_s)
+                with self.claimed_lock:
+                    trials = list(self.claimed.items())
+                for number, trial_id in trials:
+                    try:
+                        self.storage_obj.set_trial_user_attr(trial_id, HEARTBEAT_USER_ATTR, time.time())
+                    except UpdateFinishedTrialError:
+                        with self.claimed_lock:
+                            self.claimed.pop(number, None)
+                    except Exception as exc:  # a storage hiccup: the next beat tries again
+                        log(_redact(f"heartbeat of trial {number} not recorded: {type(exc).__name__}: {exc}", self.storage_url))
+
+        threading.Thread(target=beat, name="carbonbench-heartbeat", daemon=True).start()
+
+    def _mark_claimed(self, trial: Any, host: Any, phase: str) -> Dict[str, Any]:
+        if isinstance(host, str) and host:
+            trial.set_user_attr(HOST_USER_ATTR, host)
+        trial.set_user_attr(PHASE_USER_ATTR, phase)
+        # The first heartbeat at once: a worker that dies right after the claim is still found stale.
+        trial.set_user_attr(HEARTBEAT_USER_ATTR, time.time())
+        self.pending[trial.number] = trial
+        with self.claimed_lock:
+            self.claimed[trial.number] = trial._trial_id
+        return {
+            "trial_number": trial.number,
+            "point": self._to_point(trial.params),
+            "phase": phase,
+            "requeued_from": trial.user_attrs.get(REQUEUED_USER_ATTR),
+        }
+
+    def cmd_elect(self, req: Dict[str, Any]) -> Dict[str, Any]:
+        """True for exactly one caller per (study, key), on every host.
+
+        The marker is a study named ``<study>::<key>``: Optuna's ``studies.study_name`` column is UNIQUE,
+        and RDBStorage.create_new_study turns the IntegrityError of a second insert into
+        DuplicatedStudyError (optuna/storages/_rdb/storage.py, Optuna 5.0), so the database, not a
+        read-then-write in this process, decides the single winner.
+        """
+        study = self._require_storage()
+        key = req.get("key")
+        if not isinstance(key, str) or not key:
+            raise RequestError(f"Expected `key` to be a non-empty string, got {_describe(key)}")
+        try:
+            self.optuna.create_study(storage=self.storage_obj, study_name=f"{study.study_name}::{key}", load_if_exists=False)
+        except self.optuna.exceptions.DuplicatedStudyError:
+            return {"won": False}
+        return {"won": True}
+
+    def cmd_set_phase(self, req: Dict[str, Any]) -> Dict[str, Any]:
+        study = self._require_storage()
+        phase = req.get("phase")
+        if not isinstance(phase, str) or not phase:
+            raise RequestError(f"Expected `phase` to be a non-empty string, got {_describe(phase)}")
+        study.set_user_attr(STUDY_PHASE_ATTR, phase)
+        return {}
+
+    def cmd_state(self, req: Dict[str, Any]) -> Dict[str, Any]:
+        from optuna.trial import TrialState
+
+        study = self._require_storage()
+        waiting: List[Dict[str, Any]] = []
+        running: List[Dict[str, Any]] = []
+        finished = 0
+        lost = 0
+        for t in study.get_trials(deepcopy=False):
+            kind = t.user_attrs.get(KIND_USER_ATTR)
+            if t.state == TrialState.WAITING:
+                waiting.append(self._trial_info(t))
+            elif t.state == TrialState.RUNNING:
+                running.append({**self._trial_info(t), "mine": t.number in self.pending})
+            elif t.state == TrialState.COMPLETE or (t.state == TrialState.FAIL and kind == "experiment"):
+                finished += 1
+            elif t.state == TrialState.FAIL and kind == "lost":
+                lost += 1
+        return {
+            "phase": study.user_attrs.get(STUDY_PHASE_ATTR),
+            "waiting": waiting,
+            "running": running,
+            "finished": finished,
+            "lost": lost,
+        }
+
+    def cmd_claim(self, req: Dict[str, Any]) -> Dict[str, Any]:
+        """Hands this worker one WAITING (enqueued) trial, or none.
+
+        Study.ask() pops a waiting trial through RDBStorage.set_trial_state_values(RUNNING), which loads
+        the trial row with SELECT ... FOR UPDATE and refuses unless it is still WAITING (Optuna 5.0:
+        optuna/study/study.py Study._pop_waiting_trial_id, optuna/storages/_rdb/storage.py
+        set_trial_state_values): of concurrent askers exactly one gets each enqueued trial. On SQLite the
+        storage's transactions are BEGIN IMMEDIATE (see _open_storage), which serialises the same steps.
+        """
+        from optuna.trial import TrialState
+
+        study = self._require_storage()
+        if not study.get_trials(deepcopy=False, states=(TrialState.WAITING,)):
+            return {"trial_number": None}
+        trial = study.ask(fixed_distributions=self.distributions)
+        phase = trial.user_attrs.get(PHASE_USER_ATTR)
+        if phase is None:
+            # The queue drained between the check and ask(): ask() sampled a new trial instead.
+            trial.set_user_attr(KIND_USER_ATTR, "abandoned")
+            study.tell(trial, state=TrialState.FAIL)
+            return {"trial_number": None}
+        return self._mark_claimed(trial, req.get("host"), phase)
+
+    def cmd_ask_tpe(self, req: Dict[str, Any]) -> Dict[str, Any]:
+        """A new TPE trial (constant_liar: other workers' RUNNING trials count as bad), skipping points
+        already observed (told pruned, as in the single-host bridge) or being measured elsewhere (told
+        failed). A re-queued WAITING trial that ask() pops comes back as it is."""
+        from optuna.trial import TrialState
+
+        study = self._require_storage()
+        observed = set(self._keys(req.get("observed"), "observed"))
+        running = set(self._keys(req.get("running"), "running"))
+        max_asks = req.get("max_asks", 10)
+        if isinstance(max_asks, bool) or not isinstance(max_asks, int) or max_asks < 1:
+            raise RequestError(f"Expected `max_asks` to be a positive integer, got {_describe(max_asks)}")
+        for _ in range(max_asks):
+            trial = study.ask(fixed_distributions=self.distributions)
+            queued_phase = trial.user_attrs.get(PHASE_USER_ATTR)
+            if queued_phase is not None:
+                return self._mark_claimed(trial, req.get("host"), queued_phase)
+            key = self._key(self._to_point(trial.params))
+            if key in observed or key in running:
+                trial.set_user_attr(KIND_USER_ATTR, "duplicate")
+                study.tell(trial, state=TrialState.PRUNED if key in observed else TrialState.FAIL)
+                continue
+            return self._mark_claimed(trial, req.get("host"), "bayesian")
+        return {"trial_number": None}
+
+    def _keys(self, points: Any, name: str) -> List[str]:
+        if points is None:
+            return []
+        if not isinstance(points, list):
+            raise RequestError(f"Expected `{name}` to be a list of points, got {_describe(points)}")
+        out = []
+        for p in points:
+            if not isinstance(p, dict):
+                raise RequestError(f"Expected `{name}` to be a list of points, got {_describe(p)}")
+            out.append(json.dumps([p.get("model"), p.get("quant"), p.get("batch"), p.get("input_len"), p.get("output_len")]))
+        return out
+
+    def cmd_reap(self, req: Dict[str, Any]) -> Dict[str, Any]:
+        """Fails the RUNNING trials of other workers whose last heartbeat is older than `timeout_s`.
+
+        The FAIL goes through RDBStorage.set_trial_state_values, which locks the row and raises
+        UpdateFinishedTrialError when the trial is already finished: of several reapers (or a reaper and
+        a late owner) exactly one changes the state, and only that one reports the trial (the caller
+        re-queues its config).
+        """
+        from optuna.exceptions import UpdateFinishedTrialError
+        from optuna.trial import TrialState
+
+        study = self._require_storage()
+        timeout = req.get("timeout_s")
+        if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout > 0:
+            raise RequestError(f"Expected `timeout_s` to be a number of seconds > 0, got {_describe(timeout)}")
+        now = time.time()
+        reaped = []
+        storage = study._storage  # the RDBStorage the study was opened with
+        for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+            if t.number in self.pending:
+                continue
+            beat = t.user_attrs.get(HEARTBEAT_USER_ATTR)
+            if isinstance(beat, (int, float)) and not isinstance(beat, bool):
+                last = float(beat)
+            elif t.datetime_start is not None:
+                last = t.datetime_start.timestamp()
+            else:
+                continue
+            if now - last <= timeout:
+                continue
+            try:
+                storage.set_trial_user_attr(t._trial_id, KIND_USER_ATTR, "lost")
+                storage.set_trial_state_values(t._trial_id, state=TrialState.FAIL)
+            except UpdateFinishedTrialError:
+                continue  # finished meanwhile (its owner told it, or another worker reaped it)
+            reaped.append({**self._trial_info(t), "age_s": now - last})
+        return {"reaped": reaped}
+
+    def _queue_attrs(self, req: Dict[str, Any]) -> Dict[str, Any]:
+        attrs: Dict[str, Any] = {}
+        phase = req.get("phase")
+        if phase is not None:
+            if not isinstance(phase, str) or not phase:
+                raise RequestError(f"Expected `phase` to be a non-empty string, got {_describe(phase)}")
+            attrs[PHASE_USER_ATTR] = phase
+        requeued = req.get("requeued_from")
+        if requeued is not None:
+            if isinstance(requeued, bool) or not isinstance(requeued, int):
+                raise RequestError(f"Expected `requeued_from` to be a trial number, got {_describe(requeued)}")
+            attrs[REQUEUED_USER_ATTR] = requeued
+        return attrs
+
     def cmd_enqueue(self, req: Dict[str, Any]) -> Dict[str, Any]:
         study = self._require_study()
-        study.enqueue_trial(self._to_params(req.get("point")))
+        params = self._to_params(req.get("point"))
+        attrs = self._queue_attrs(req)
+        # A WAITING trial: the next ask() of any worker pops it, and exactly one does (see cmd_claim).
+        study.enqueue_trial(params, user_attrs=attrs or None)
         return {}
 
     def cmd_add_trial(self, req: Dict[str, Any]) -> Dict[str, Any]:
@@ -366,7 +661,10 @@ class Bridge:
         values = self._values(req, state)
         constraint = self._constraint(req, state)
         kind = self._kind(req)
-        user_attrs: Dict[str, Any] = {KIND_USER_ATTR: kind}
+        user_attrs: Dict[str, Any] = {KIND_USER_ATTR: kind, **self._queue_attrs(req)}
+        host = req.get("host")
+        if isinstance(host, str) and host:
+            user_attrs[HOST_USER_ATTR] = host
         kwargs: Dict[str, Any] = {}
         if constraint is not None:
             user_attrs[CONSTRAINT_USER_ATTR] = [constraint]
@@ -443,9 +741,51 @@ class Bridge:
         handler = getattr(self, f"cmd_{cmd}", None) if isinstance(cmd, str) and cmd.isidentifier() else None
         if handler is None:
             raise RequestError(
-                f"Expected `cmd` to be one of init, ask, tell, enqueue, add_trial, best, summary, shutdown, got {_describe(cmd)}"
+                f"Expected `cmd` to be one of init, ask, tell, enqueue, add_trial, best, summary, elect, state, set_phase, claim, ask_tpe, reap, shutdown, got {_describe(cmd)}"
             )
         return handler(req)
+
+
+def _open_storage(optuna: Any, url: str) -> Any:
+    """The RDBStorage of a URL.
+
+    SQLite (one file shared by several local workers) gets a long busy timeout and BEGIN IMMEDIATE
+    transactions (the SQLAlchemy recipe for pysqlite): a deferred transaction that reads and then writes
+    can fail at once with "database is locked" when two processes upgrade their read locks together;
+    taking the write lock at BEGIN makes them queue.
+
+    Several workers starting together on an empty database all create Optuna's schema; the losers of
+    that race get a unique violation (CREATE TYPE, alembic_version) or a lock error and succeed on a
+    retry, once the winner's schema is committed.
+    """
+    from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
+
+    sqlite = url.startswith("sqlite")
+    engine_kwargs: Dict[str, Any] = {"connect_args": {"timeout": 60}} if sqlite else {"pool_pre_ping": True}
+    for attempt in range(8):
+        try:
+            storage = optuna.storages.RDBStorage(url, engine_kwargs=engine_kwargs)
+            break
+        except (IntegrityError, ProgrammingError, OperationalError) as exc:
+            if attempt == 7:
+                raise
+            log(_redact(f"creating Optuna's schema raced with another worker ({type(exc).__name__}); retrying", url))
+            time.sleep(0.25 * (attempt + 1))
+    if sqlite:
+        from sqlalchemy import event
+
+        engine = storage.engine
+
+        @event.listens_for(engine, "connect")
+        def _connect(dbapi_connection: Any, _record: Any) -> None:
+            dbapi_connection.isolation_level = None  # pysqlite's own BEGIN handling off
+
+        @event.listens_for(engine, "begin")
+        def _begin(conn: Any) -> None:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+        engine.dispose()
+    return storage
 
 
 def _constraints_from_user_attr(trial: Any) -> List[float]:

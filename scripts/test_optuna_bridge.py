@@ -12,6 +12,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import time
 import unittest
 from typing import Any, Dict, List
 
@@ -237,6 +238,122 @@ class BridgeTest(unittest.TestCase):
         for cmd in ("ask", "best", "summary"):
             with self.assertRaisesRegex(bridge_mod.RequestError, "send `init` first"):
                 b.handle({"cmd": cmd})
+
+
+class SharedStudyTest(unittest.TestCase):
+    """Issue 10: several workers' bridges on one RDB storage (an SQLite file here; PostgreSQL in
+    tests/e2e/distributed.test.ts). Each bridge has its own RDBStorage (its own connections)."""
+
+    def setUp(self) -> None:
+        self.tmp = tempfile.TemporaryDirectory()
+        self.url = f"sqlite:///{os.path.join(self.tmp.name, 'study.sqlite')}"
+        self.bridges: List[Any] = []
+
+    def tearDown(self) -> None:
+        for b in self.bridges:
+            if b.storage_obj is not None:
+                b.storage_obj.engine.dispose()
+        self.tmp.cleanup()
+
+    def worker(self) -> Any:
+        b = bridge_mod.Bridge(optuna)
+        b.cmd_init({"space": SPACE, "seed": 7, "storage": self.url, "study_name": "shared"})
+        self.bridges.append(b)
+        return b
+
+    def concurrently(self, fns: List[Any]) -> List[Any]:
+        import threading
+
+        results: List[Any] = [None] * len(fns)
+        errors: List[BaseException] = []
+
+        def run(i: int) -> None:
+            try:
+                results[i] = fns[i]()
+            except BaseException as exc:  # noqa: BLE001 - reported below
+                errors.append(exc)
+
+        threads = [threading.Thread(target=run, args=(i,)) for i in range(len(fns))]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        if errors:
+            raise errors[0]
+        return results
+
+    def test_each_enqueued_trial_goes_to_exactly_one_worker(self) -> None:
+        workers = [self.worker() for _ in range(4)]
+        points = [point(m, q, b_) for m in SPACE["models"] for q in SPACE["quant"] for b_ in (1, 4, 16)]
+        for p in points:
+            workers[0].cmd_enqueue({"point": p, "phase": "grid"})
+
+        def drain(b: Any, host: str) -> List[int]:
+            got = []
+            while True:
+                c = b.cmd_claim({"host": host})
+                if c["trial_number"] is None:
+                    return got
+                self.assertEqual(c["phase"], "grid")
+                got.append(c["trial_number"])
+
+        claimed = self.concurrently([lambda b=b, i=i: drain(b, f"h{i}") for i, b in enumerate(workers)])
+        flat = [n for got in claimed for n in got]
+        self.assertEqual(len(flat), len(points))
+        self.assertEqual(len(set(flat)), len(points))
+        state = workers[1].cmd_state({})
+        self.assertEqual(len(state["running"]), len(points))
+        self.assertEqual(state["waiting"], [])
+        self.assertEqual(sorted(json.dumps(t["point"], sort_keys=True) for t in state["running"]), sorted(json.dumps(p, sort_keys=True) for p in points))
+
+    def test_an_election_has_one_winner_per_key(self) -> None:
+        workers = [self.worker() for _ in range(4)]
+        won = self.concurrently([lambda b=b: b.cmd_elect({"key": "phase:grid"})["won"] for b in workers])
+        self.assertEqual(sorted(won), [False, False, False, True])
+        self.assertTrue(workers[0].cmd_elect({"key": "phase:random"})["won"])
+        self.assertFalse(workers[1].cmd_elect({"key": "phase:random"})["won"])
+
+    def test_a_silent_workers_trial_is_failed_once_and_its_late_tell_is_reported(self) -> None:
+        a, b, c = self.worker(), self.worker(), self.worker()
+        a.cmd_enqueue({"point": point(batch=4), "phase": "grid"})
+        claim = a.cmd_claim({"host": "gpu-a"})
+        self.assertEqual(b.cmd_reap({"timeout_s": 60})["reaped"], [])  # fresh heartbeat
+        trial_id = a.pending[claim["trial_number"]]._trial_id
+        a.storage_obj.set_trial_user_attr(trial_id, bridge_mod.HEARTBEAT_USER_ATTR, time.time() - 120)
+        reaped = self.concurrently([lambda: b.cmd_reap({"timeout_s": 60})["reaped"], lambda: c.cmd_reap({"timeout_s": 60})["reaped"]])
+        flat = [t for r in reaped for t in r]
+        self.assertEqual(len(flat), 1)
+        self.assertEqual(flat[0]["trial_number"], claim["trial_number"])
+        self.assertEqual(flat[0]["host"], "gpu-a")
+        self.assertEqual(flat[0]["point"], point(batch=4))
+        self.assertGreater(flat[0]["age_s"], 119)
+        told = a.cmd_tell({"trial_number": claim["trial_number"], "values": [1.0], "state": "complete"})
+        self.assertTrue(told["already_finished"])
+        self.assertEqual(told["state"], "fail")
+        state = c.cmd_state({})
+        self.assertEqual((state["lost"], state["finished"], state["running"]), (1, 0, []))
+
+    def test_the_bridge_heartbeat_thread_stamps_claimed_trials(self) -> None:
+        b = bridge_mod.Bridge(optuna)
+        b.cmd_init({"space": SPACE, "seed": 7, "storage": self.url, "study_name": "shared", "heartbeat_interval_s": 0.1})
+        self.bridges.append(b)
+        b.cmd_enqueue({"point": point(), "phase": "baseline"})
+        claim = b.cmd_claim({"host": "gpu-a"})
+        first = b.study.trials[claim["trial_number"]].user_attrs[bridge_mod.HEARTBEAT_USER_ATTR]
+        time.sleep(0.5)
+        later = b.study.trials[claim["trial_number"]].user_attrs[bridge_mod.HEARTBEAT_USER_ATTR]
+        self.assertGreater(later, first + 0.2)
+
+    def test_ask_tpe_skips_observed_and_running_points(self) -> None:
+        b = self.worker()
+        observed = [point(m, q, b_, i) for m in SPACE["models"] for q in SPACE["quant"] for b_ in (1, 4, 16) for i in (128, 512)]
+        free = observed.pop(5)
+        running = [observed.pop(0)]
+        got = b.cmd_ask_tpe({"host": "h", "observed": observed, "running": running, "max_asks": 200})
+        self.assertEqual(got["point"], free)
+        self.assertEqual(got["phase"], "bayesian")
+        none = b.cmd_ask_tpe({"host": "h", "observed": observed + [free], "running": running, "max_asks": 5})
+        self.assertIsNone(none["trial_number"])
 
 
 class ProtocolTest(unittest.TestCase):

@@ -3,7 +3,8 @@
  * `results` view's column names) and the cells of the human tables. Used by the CLI commands (top,
  * leaderboard, pareto, fit, calc) so that they print one experiment the same way, and by the report.
  */
-import { excludedCounts, type ResultRow, type ResultsReader, type Selection } from './query.js';
+import { InputError, describeValue } from '../errors.js';
+import { HARDWARE_ID_RE, excludedCounts, type ResultRow, type ResultsReader, type Selection } from './query.js';
 
 /** One experiment in JSON output. `pareto`: true on the front, false dominated, null not comparable. */
 export function experimentJson(row: ResultRow, pareto?: boolean | null): Record<string, unknown> {
@@ -37,13 +38,16 @@ export function experimentJson(row: ResultRow, pareto?: boolean | null): Record<
   };
 }
 
-/** The selection that the `--include-simulated` and `--include-manual` flags ask for. */
-export function selectionFromFlags(flags: { includeSimulated?: boolean; includeManual?: boolean }): Selection {
-  return { includeSimulated: flags.includeSimulated === true, includeManual: flags.includeManual === true };
+/** The selection that the `--include-simulated`, `--include-manual` and `--hardware` flags ask for. */
+export function selectionFromFlags(flags: { includeSimulated?: boolean; includeManual?: boolean; hardware?: string }): Selection {
+  if (flags.hardware !== undefined && !HARDWARE_ID_RE.test(flags.hardware)) {
+    throw new InputError(`--hardware ${describeValue(flags.hardware)} is invalid; allowed: a hardware profile id such as h100-sxm (letters, digits, ".", "_", "-"; see data/hardware.csv)`);
+  }
+  return { includeSimulated: flags.includeSimulated === true, includeManual: flags.includeManual === true, ...(flags.hardware !== undefined ? { hardware: flags.hardware } : {}) };
 }
 
-export function selectionJson(sel: Selection): Record<string, boolean> {
-  return { include_simulated: sel.includeSimulated === true, include_manual: sel.includeManual === true };
+export function selectionJson(sel: Selection): Record<string, boolean | string> {
+  return { include_simulated: sel.includeSimulated === true, include_manual: sel.includeManual === true, ...(sel.hardware !== undefined ? { hardware: sel.hardware } : {}) };
 }
 
 /** A number rounded to `digits` significant digits, kept a number so that tables right-align it. */
@@ -74,5 +78,6 @@ export async function emptySelectionMessage(reader: ResultsReader, sel: Selectio
   const hints: string[] = [];
   if (sel.includeSimulated !== true && c.simulated > 0) hints.push(`${c.simulated} simulated (pass --include-simulated; they stay labelled)`);
   if (sel.includeManual !== true && c.manual > 0) hints.push(`${c.manual} from \`carbonbench measure\` (pass --include-manual)`);
+  if (sel.hardware !== undefined) hints.push(`only hardware profile ${sel.hardware} was asked for (--hardware)`);
   return `no experiment matches: of the ${c.scored} scored experiments in ${reader.location}, ${hints.length > 0 ? hints.join(' and ') : 'none is selected'}`;
 }

@@ -219,24 +219,39 @@ export interface Selection {
   includeSimulated?: boolean;
   /** Add `carbonbench measure` experiments (phase `manual`). */
   includeManual?: boolean;
+  /**
+   * Only this hardware profile (issue 10: results of different hardware stay separable, SCI is per
+   * hardware profile). Must match HARDWARE_ID_RE.
+   */
+  hardware?: string;
 }
+
+/** What a hardware profile id may hold (data/hardware.csv ids such as `h100-sxm`). */
+export const HARDWARE_ID_RE = /^[A-Za-z0-9._-]{1,64}$/;
 
 /** The SQL condition of a selection, on the `results` view's columns. */
 export function selectionWhere(sel: Selection = {}): string {
   const parts = ["status = 'ok'", 'sci_ug IS NOT NULL'];
   if (sel.includeSimulated !== true) parts.push('simulated = 0');
   if (sel.includeManual !== true) parts.push("(phase IS NULL OR phase <> 'manual')");
+  if (sel.hardware !== undefined) {
+    // The one literal in this file's SQL: this condition is spliced into statements whose bound
+    // parameters follow it, and the id is checked against HARDWARE_ID_RE (no quote can reach the SQL).
+    if (!HARDWARE_ID_RE.test(sel.hardware)) throw new RangeError(`hardware id ${JSON.stringify(sel.hardware)} does not match ${HARDWARE_ID_RE}`);
+    parts.push(`hardware_id = '${sel.hardware}'`);
+  }
   return parts.join(' AND ');
 }
 
 /** The same selection for rows already in memory (the report): must agree with selectionWhere. */
 export function isSelected(
-  row: { status: string; sciUg: number | null; simulated: boolean; phase: string | null },
+  row: { status: string; sciUg: number | null; simulated: boolean; phase: string | null; hardwareId?: string | null },
   sel: Selection = {},
 ): boolean {
   if (row.status !== 'ok' || row.sciUg === null || !Number.isFinite(row.sciUg)) return false;
   if (sel.includeSimulated !== true && row.simulated) return false;
   if (sel.includeManual !== true && row.phase === 'manual') return false;
+  if (sel.hardware !== undefined && row.hardwareId !== sel.hardware) return false;
   return true;
 }
 

@@ -21,6 +21,8 @@ export interface LeaderboardFlags {
   by?: string;
   includeSimulated?: boolean;
   includeManual?: boolean;
+  /** Only this hardware profile id. */
+  hardware?: string;
 }
 
 export function parseGroupKey(text: string | undefined): GroupKey {

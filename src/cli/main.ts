@@ -80,6 +80,9 @@ export function buildProgram(): Command {
     .option('--gpus <list>', 'GPU indices to use and measure (default: program.md gpus, else all)')
     .option('--sysfs-root <dir>', 'sysfs to read CPU/DRAM energy from: RAPL powercap and hwmon (default: $CARBONBENCH_SYSFS_ROOT or /sys)')
     .option('--start-timeout-s <s>', 'seconds an engine may take to become ready (default 900)')
+    .option('--study <name>', 'join this shared study as one worker (start the same command on each host; see README "Several hosts")')
+    .option('--host-label <label>', 'host label stored with each experiment of this worker (default: the hostname)')
+    .option('--heartbeat-timeout-s <s>', "seconds without a worker's heartbeat before its running trial is re-queued (default 60)")
     .option('--storage <url>', 'PostgreSQL URL shared by several hosts (results and the search), e.g. postgresql://bench@db:5432/carbonbench; overrides program.md storage')
     .action(async (flags, cmd: Command) => {
       const { runCommand } = await import('./run.js');
@@ -143,7 +146,8 @@ export function buildProgram(): Command {
     .option('-n <count>', 'how many', '5')
     .option('--include-simulated', 'also rank sim and table engine results (always labelled SIMULATED)')
     .option('--include-manual', 'also rank `carbonbench measure` experiments (phase manual)')
-    .action(async (flags: { n?: string; includeSimulated?: boolean; includeManual?: boolean }, cmd: Command) => {
+    .option('--hardware <id>', 'only experiments scored with this hardware profile (e.g. h100-sxm): SCI is per hardware')
+    .action(async (flags: { n?: string; includeSimulated?: boolean; includeManual?: boolean; hardware?: string }, cmd: Command) => {
       const { topCommand } = await import('./top.js');
       process.exitCode = await topCommand(flags, globalOptions(cmd));
     });
@@ -154,7 +158,8 @@ export function buildProgram(): Command {
     .option('--by <key>', 'model | quant | engine | batch | hardware (profile id: several hosts)', 'model')
     .option('--include-simulated', 'also rank sim and table engine results (always labelled SIMULATED)')
     .option('--include-manual', 'also rank `carbonbench measure` experiments (phase manual)')
-    .action(async (flags: { by?: string; includeSimulated?: boolean; includeManual?: boolean }, cmd: Command) => {
+    .option('--hardware <id>', 'only experiments scored with this hardware profile (e.g. h100-sxm): SCI is per hardware')
+    .action(async (flags: { by?: string; includeSimulated?: boolean; includeManual?: boolean; hardware?: string }, cmd: Command) => {
       const { leaderboardCommand } = await import('./leaderboard.js');
       process.exitCode = await leaderboardCommand(flags, globalOptions(cmd));
     });

@@ -99,7 +99,7 @@ export async function measureCommand(flags: MeasureFlags, global: GlobalOptions)
   let status: 'completed' | 'interrupted' | 'failed' = 'completed';
   try {
     const record = await runExperiment(
-      { config, phase: 'manual', rationale: 'carbonbench measure' },
+      { config, phase: 'manual', rationale: 'carbonbench measure', labels: { host: session.host } },
       {
         store: session.store,
         telemetry: session.telemetry,

@@ -1,4 +1,5 @@
-import { InputError } from '../errors.js';
+import { InputError, describeValue } from '../errors.js';
+import { STUDY_NAME_ALLOWED, STUDY_NAME_RE } from '../program/schema.js';
 import { runSweep } from '../runner/run.js';
 import { resolveSysfsRoot } from '../telemetry/sysfs.js';
 import { isPostgresUrl, redactPgUrl } from '../store/pg-url.js';
@@ -18,7 +19,24 @@ export interface RunFlags {
   sysfsRoot?: string;
   gpus?: string;
   startTimeoutS?: string;
+  study?: string;
+  hostLabel?: string;
+  heartbeatTimeoutS?: string;
   storage?: string;
+}
+
+function studyFlag(text: string | undefined): string | undefined {
+  if (text === undefined) return undefined;
+  if (!STUDY_NAME_RE.test(text)) throw new InputError(`--study ${describeValue(text)} is invalid; allowed: ${STUDY_NAME_ALLOWED}`);
+  return text;
+}
+
+const HOST_LABEL_RE = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,99}$/;
+
+function hostLabelFlag(text: string | undefined): string | undefined {
+  if (text === undefined) return undefined;
+  if (!HOST_LABEL_RE.test(text)) throw new InputError(`--host-label ${describeValue(text)} is invalid; allowed: 1 to 100 letters, digits, ".", "_", ":" or "-", starting with a letter or digit`);
+  return text;
 }
 
 export async function runCommand(flags: RunFlags, global: GlobalOptions): Promise<number> {
@@ -39,6 +57,9 @@ export async function runCommand(flags: RunFlags, global: GlobalOptions): Promis
     sysfsRoot: flags.sysfsRoot === undefined ? undefined : resolveSysfsRoot(flags.sysfsRoot),
     gpus: gpuListFlag('--gpus', flags.gpus),
     startTimeoutS: intFlag('--start-timeout-s', flags.startTimeoutS, 1, 86_400),
+    study: studyFlag(flags.study),
+    hostLabel: hostLabelFlag(flags.hostLabel),
+    heartbeatTimeoutS: numberFlag('--heartbeat-timeout-s', flags.heartbeatTimeoutS, 1, 86_400, 'seconds'),
     progress: (line) => {
       if (!global.json || process.stderr.isTTY) process.stderr.write(`${line}\n`);
     },
@@ -56,7 +77,10 @@ export async function runCommand(flags: RunFlags, global: GlobalOptions): Promis
         `status: ${summary.status}`,
         `stopped: ${summary.stopReason}`,
         `experiments: ${summary.experiments} (ok ${summary.ok}, failed ${summary.failed})`,
-        `phases: ${summary.phases.map((p) => `${p.from}→${p.to}`).join(', ') || 'none switched'}`,
+        `phases: ${summary.phases.map((p) => `${p.from}→${p.to}`).join(', ') || 'none switched'}${summary.study ? ' (switches taken by this worker)' : ''}`,
+        ...(summary.study
+          ? [`study: ${summary.study.name}, worker ${summary.study.host} (${summary.study.hardware}): phase ${summary.study.phase ?? 'none'}, ${summary.study.finished}/${summary.study.budget} experiments across hosts, ${summary.study.lost} trials re-queued from silent workers`]
+          : []),
         `best: ${summary.best ? `#${summary.best.id} ${summary.best.model} ${summary.best.quant} batch ${summary.best.batch} in ${summary.best.inputLen} out ${summary.best.outputLen}: ${sig(summary.best.sciUg, 4)} µgCO2e/token, BPB ${sig(summary.best.bpb, 4)}` : 'none yet'}`,
         isPostgresUrl(summary.db)
           ? `next: carbonbench top --db ${redactPgUrl(summary.db)}, or psql "${redactPgUrl(summary.db)}" -c "SELECT * FROM results"`

@@ -22,6 +22,8 @@ export interface TopFlags {
   n?: string;
   includeSimulated?: boolean;
   includeManual?: boolean;
+  /** Only this hardware profile id. */
+  hardware?: string;
 }
 
 export const TOP_DEFAULT_N = 5;

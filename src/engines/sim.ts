@@ -23,7 +23,8 @@
  *
  * Engine options (program.md engine_options): sim_hardware (dgx-spark | h100-sxm | h200; must match
  * the simulated telemetry's board), sim_noise, sim_seed, sim_fail, sim_crash_after_s, and for the
- * telemetry sim_temp_spike_at_s / sim_temp_spike_s (an 86 °C reading; see src/runner/setup.ts).
+ * telemetry sim_temp_spike_at_s / sim_temp_spike_s (an 86 °C reading; see src/runner/setup.ts), and
+ * sim_wall_ms (the window also takes that much wall-clock time; the virtual clock does not move for it).
  */
 import { EngineError, InputError, describeValue } from '../errors.js';
 import { EPS_S, ceilK, completedBetween, segmentsOnGrid, sleepUntil, tokensOnGrid } from './segment-grid.js';
@@ -58,7 +59,11 @@ export type SimFault = (typeof SIM_FAULTS)[number];
 // sim_temp_spike_at_s / sim_temp_spike_s: added for issue 6 (tests/faults/telemetry.test.ts): the
 // simulated telemetry reads 86 °C from sim_temp_spike_at_s seconds after it starts, for sim_temp_spike_s
 // seconds (default 1: one sample). They shape the telemetry (src/runner/setup.ts), not the server.
-const SIM_OPTIONS = ['sim_hardware', 'sim_noise', 'sim_seed', 'sim_fail', 'sim_crash_after_s', 'sim_temp_spike_at_s', 'sim_temp_spike_s'] as const;
+// sim_wall_ms: added for issue 10 (tests/e2e/distributed.test.ts): opening the measurement window also
+// takes this many milliseconds of wall-clock time (the process is blocked, the virtual clock stands
+// still), so an experiment lasts long enough for a worker to be killed while it holds a running trial.
+const SIM_OPTIONS = ['sim_hardware', 'sim_noise', 'sim_seed', 'sim_fail', 'sim_crash_after_s', 'sim_temp_spike_at_s', 'sim_temp_spike_s', 'sim_wall_ms'] as const;
+export const MAX_SIM_WALL_MS = 60_000;
 export const DEFAULT_CRASH_AFTER_S = 5;
 export const MAX_SIM_NOISE = 0.2;
 
@@ -68,6 +73,7 @@ interface SimOptions {
   seed: number;
   fail: SimFault | null;
   crashAfterS: number;
+  wallMs: number;
 }
 
 function simOptions(config: ExperimentConfig): SimOptions {
@@ -78,6 +84,7 @@ function simOptions(config: ExperimentConfig): SimOptions {
     seed: typeof o.sim_seed === 'number' ? o.sim_seed : 0,
     fail: typeof o.sim_fail === 'string' && (SIM_FAULTS as readonly string[]).includes(o.sim_fail) ? (o.sim_fail as SimFault) : null,
     crashAfterS: typeof o.sim_crash_after_s === 'number' ? o.sim_crash_after_s : DEFAULT_CRASH_AFTER_S,
+    wallMs: typeof o.sim_wall_ms === 'number' ? o.sim_wall_ms : 0,
   };
 }
 
@@ -148,6 +155,7 @@ export const simEngine: Engine = {
       ['sim_crash_after_s', o.sim_crash_after_s, typeof o.sim_crash_after_s === 'number' && o.sim_crash_after_s > 0, 'a number of seconds > 0'],
       ['sim_temp_spike_at_s', o.sim_temp_spike_at_s, typeof o.sim_temp_spike_at_s === 'number' && o.sim_temp_spike_at_s >= 0, 'a number of seconds >= 0 after the telemetry starts'],
       ['sim_temp_spike_s', o.sim_temp_spike_s, typeof o.sim_temp_spike_s === 'number' && o.sim_temp_spike_s > 0, 'a number of seconds > 0'],
+      ['sim_wall_ms', o.sim_wall_ms, typeof o.sim_wall_ms === 'number' && Number.isInteger(o.sim_wall_ms) && o.sim_wall_ms >= 0 && o.sim_wall_ms <= MAX_SIM_WALL_MS, `an integer number of milliseconds from 0 to ${MAX_SIM_WALL_MS}`],
     ];
     for (const [key, value, ok, allowed] of checks) {
       if (value !== undefined && !ok) throw new InputError(`engine option ${key} ${describeValue(value)} is invalid; allowed: ${allowed}`);
@@ -381,6 +389,7 @@ export class SimLoad implements LoadGenerator {
     await sleepUntil(clock, fromS, this.opts.signal);
     this.throwIfFailed();
     if (this.sim.fail === 'crash_mid_window' && this.crashS === null) this.scheduleCrash(fromS + this.sim.crashAfterS);
+    if (this.sim.wallMs > 0) blockWallClock(this.sim.wallMs);
     return fromS;
   }
 
@@ -499,3 +508,12 @@ export class SimLoad implements LoadGenerator {
 
 
 export type { EngineContext };
+
+/**
+ * sim_wall_ms: blocks this thread for `ms` of wall-clock time without using the CPU (Atomics.wait), like
+ * a process busy on a GPU. Not an event-loop sleep: the simulated telemetry advances the virtual clock
+ * whenever the loop is idle, so an asynchronous sleep would run simulated time (and samples) away.
+ */
+function blockWallClock(ms: number): void {
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+}

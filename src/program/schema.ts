@@ -58,6 +58,12 @@ export const spaceSchema = z.strictObject({
   output_len: list(positiveInt('an integer from 1 to 1048576', 1 << 20), 'output lengths in tokens'),
 });
 
+export const STUDY_NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/;
+export const STUDY_NAME_ALLOWED = '1 to 100 letters, digits, ".", "_" or "-", starting with a letter or digit';
+const studyNameSchema = z.string({ error: `allowed: ${STUDY_NAME_ALLOWED}` }).regex(STUDY_NAME_RE, { error: `allowed: ${STUDY_NAME_ALLOWED}` });
+/** Seconds without a heartbeat after which a worker's running trial is failed and re-queued. */
+export const DEFAULT_HEARTBEAT_TIMEOUT_S = 60;
+const heartbeatTimeoutSchema = z.number({ error: 'allowed: seconds from 1 to 86400' }).min(1, { error: 'allowed: seconds from 1 to 86400' }).max(86_400, { error: 'allowed: seconds from 1 to 86400' });
 const STORAGE_ALLOWED =
   'a PostgreSQL URL without password such as postgresql://bench@db.lab:5432/carbonbench (password in PGPASSWORD), or a results.db path';
 
@@ -168,6 +174,15 @@ export const programSchema = z.strictObject({
   // Messages added for issue 6 (tests/fixtures/bad/gpus-negative.md, seed-string.md): zod's defaults
   // ("Too small: expected number to be >=0") did not say what is allowed.
   gpus: z.array(z.number({ error: 'allowed: a GPU index from 0 to 255' }).int({ error: 'allowed: a GPU index from 0 to 255' }).min(0, { error: 'allowed: a GPU index from 0 to 255' }).max(255, { error: 'allowed: a GPU index from 0 to 255' }), { error: 'allowed: a list of GPU indices such as [0] or [0, 1]' }).min(1, { error: 'allowed: a non-empty list of GPU indices such as [0]' }).optional(),
+  /**
+   * Issue 10: a shared study that several `carbonbench run` workers (one per host) join; a name, or
+   * { name, heartbeat_timeout_s }. Also `run --study NAME`.
+   */
+  study: z
+    .union([studyNameSchema, z.strictObject({ name: studyNameSchema, heartbeat_timeout_s: heartbeatTimeoutSchema.optional() })], {
+      error: `allowed: a study name (${STUDY_NAME_ALLOWED}) or { name, heartbeat_timeout_s }`,
+    })
+    .optional(),
   /**
    * Where results go (issue 10): a PostgreSQL URL shared by several hosts, or a results.db path. No
    * password: program.md is stored in results.db (runs.program_text); the password comes from PGPASSWORD.

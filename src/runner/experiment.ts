@@ -85,6 +85,8 @@ export interface ExperimentRequest {
   rationale?: string | null;
   /** Earlier measurements of this config in the run (EngineContext.repetition). */
   repetition?: number;
+  /** Who ran it and for which shared study and trial (issue 10); stored on the row. */
+  labels?: { host: string; study?: string | null; trialNumber?: number | null };
 }
 
 class Interrupted extends CarbonbenchError {}
@@ -138,6 +140,7 @@ export async function runExperiment(req: ExperimentRequest, deps: ExperimentDeps
     serverKey: deps.engine.serverKey(config),
     status: 'running',
     simulated: deps.engine.simulated,
+    ...(req.labels ? { host: req.labels.host, study: req.labels.study ?? null, trialNumber: req.labels.trialNumber ?? null } : {}),
   });
   const artifactDir = join(deps.runDir, String(id));
   mkdirSync(artifactDir, { recursive: true });

@@ -1,9 +1,16 @@
 /**
  * One `carbonbench run` per results.db: a lock file beside the database, created exclusively, holding
  * the owner's pid and host. A lock whose process is gone (kill -9, reboot) is stale and taken over.
+ *
+ * Shared-study workers (issue 10, `run --study`) coordinate through the study, so several of them may
+ * use one results.db: each holds its own `<db>.worker-<host>-<pid>.lock`. A plain run still excludes
+ * everything: it refuses to start while a live worker lock exists, and a worker refuses while a plain
+ * run holds `<db>.lock`. Each side writes its own file first and then looks for the other's, so two
+ * that start together may both refuse, but never both run. A PostgreSQL URL has no file beside it: no
+ * lock file (runs on one PostgreSQL database from several hosts coordinate with --study).
  */
-import { closeSync, openSync, readFileSync, statSync, unlinkSync, writeSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { closeSync, openSync, readFileSync, readdirSync, statSync, unlinkSync, writeSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
 import { hostname } from 'node:os';
 import { InputError, StoreError } from '../errors.js';
 import { StoreInputError } from '../store/types.js';
@@ -22,7 +29,92 @@ function alive(pid: number): boolean {
   }
 }
 
-export function acquireRunLock(dbPath: string): RunLock {
+export interface RunLockOptions {
+  /** A worker of this shared study: coexists with other workers, never with a plain run. */
+  study?: string;
+}
+
+const NO_LOCK: RunLock = { file: '', release() {} };
+
+interface LockOwner {
+  pid?: number;
+  host?: string;
+  since?: string;
+  study?: string;
+}
+
+function readOwner(file: string): LockOwner | null {
+  try {
+    return JSON.parse(readFileSync(file, 'utf8')) as LockOwner;
+  } catch {
+    return null; // gone or unreadable
+  }
+}
+
+/** A lock owner that still holds it: a live process on this host, or any process on another host. */
+function live(owner: LockOwner | null): boolean {
+  if (!owner || owner.pid === undefined) return false;
+  if (owner.host !== undefined && owner.host !== hostname()) return true;
+  return owner.pid !== process.pid && alive(owner.pid);
+}
+
+/** Live worker locks of `dbPath` (stale ones are removed). */
+function workerLocks(dbPath: string): { file: string; owner: LockOwner }[] {
+  const dir = dirname(dbPath);
+  const prefix = `${basename(dbPath)}.worker-`;
+  let names: string[] = [];
+  try {
+    names = readdirSync(dir).filter((n) => n.startsWith(prefix) && n.endsWith('.lock'));
+  } catch {
+    return [];
+  }
+  const out: { file: string; owner: LockOwner }[] = [];
+  for (const name of names) {
+    const file = join(dir, name);
+    const owner = readOwner(file);
+    if (live(owner)) out.push({ file, owner: owner! });
+    else if (owner && owner.pid !== process.pid) unlinkQuietly(file);
+  }
+  return out;
+}
+
+export function acquireRunLock(dbPath: string, opts: RunLockOptions = {}): RunLock {
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(dbPath)) return NO_LOCK;
+  return opts.study !== undefined ? acquireWorkerLock(dbPath, opts.study) : acquireExclusiveLock(dbPath);
+}
+
+function acquireWorkerLock(dbPath: string, study: string): RunLock {
+  const file = `${dbPath}.worker-${hostname().replace(/[^A-Za-z0-9._-]/g, '_')}-${process.pid}.lock`;
+  try {
+    const fd = openSync(file, 'w');
+    try {
+      writeSync(fd, JSON.stringify({ pid: process.pid, host: hostname(), since: new Date().toISOString(), study }));
+    } finally {
+      closeSync(fd);
+    }
+  } catch (err) {
+    unlinkQuietly(file);
+    throw lockError(err, dbPath, file);
+  }
+  const plain = readOwner(`${dbPath}.lock`);
+  if (live(plain)) {
+    unlinkQuietly(file);
+    throw new InputError(
+      `a plain carbonbench run (pid ${plain!.pid} on ${plain!.host ?? 'this host'}, since ${plain!.since ?? 'unknown'}) is using ${dbPath}; study workers cannot share it with a run outside the study: wait for it, or use another --db`,
+    );
+  }
+  let released = false;
+  return {
+    file,
+    release() {
+      if (released) return;
+      released = true;
+      unlinkQuietly(file);
+    },
+  };
+}
+
+function acquireExclusiveLock(dbPath: string): RunLock {
   const file = `${dbPath}.lock`;
   for (let attempt = 0; attempt < 2; attempt++) {
     try {
@@ -37,6 +129,14 @@ export function acquireRunLock(dbPath: string): RunLock {
         throw err;
       }
       closeSync(fd);
+      const workers = workerLocks(dbPath);
+      if (workers.length > 0) {
+        unlinkQuietly(file);
+        const w = workers[0]!.owner;
+        throw new InputError(
+          `${workers.length} study worker(s) (study ${JSON.stringify(w.study ?? '?')}, pid ${w.pid} on ${w.host ?? 'this host'}) are using ${dbPath}; a run outside the study would measure the same configs again: join with --study ${w.study ?? 'NAME'}, wait for them, or use another --db`,
+        );
+      }
       let released = false;
       return {
         file,
@@ -51,6 +151,7 @@ export function acquireRunLock(dbPath: string): RunLock {
         },
       };
     } catch (err) {
+      if (err instanceof InputError) throw err; // live study workers hold the database
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw lockError(err, dbPath, file);
       let owner: { pid?: number; host?: string; since?: string } = {};
       try {

@@ -7,6 +7,7 @@
  */
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { resolve } from 'node:path';
 import { resolveIntensity } from '../carbon/regions.js';
 import type { CarbonIntensityConfig } from '../carbon/timed-intensity.js';
@@ -14,7 +15,7 @@ import { getEngine } from '../engines/registry.js';
 import type { Engine, ExperimentConfig, ModelSpec } from '../engines/types.js';
 import { CarbonbenchError, InputError, TelemetryError, describeValue } from '../errors.js';
 import { parseProgram, type ParsedProgram } from '../program/parse.js';
-import type { Program } from '../program/schema.js';
+import { DEFAULT_HEARTBEAT_TIMEOUT_S, type Program } from '../program/schema.js';
 import { baselineBpbs, bestFeasible, bpbLimit, parseConstraint } from '../search/space.js';
 import { SearchPipeline } from '../search/pipeline.js';
 import { plannerAgentFromProgram, type PlannerAgent } from '../agent/agent.js';
@@ -48,6 +49,12 @@ export interface RunOptions {
   sysfsRoot?: string;
   /** Seconds an engine may take to become ready (default DEFAULT_PROTOCOL.startTimeoutS). */
   startTimeoutS?: number;
+  /** Join this shared study as one of its workers (issue 10; overrides program.md `study`). */
+  study?: string;
+  /** Host label of this worker (default os.hostname()). */
+  hostLabel?: string;
+  /** Seconds without a heartbeat after which a worker's trial is re-queued (default program.md, else 60). */
+  heartbeatTimeoutS?: number;
   /** Progress lines on stderr. */
   progress: (line: string) => void;
 }
@@ -63,6 +70,8 @@ export interface RunSummary {
   phases: { from: string; to: string; reason: string }[];
   best: { id: number; model: string; quant: string | null; batch: number | null; inputLen: number | null; outputLen: number | null; sciUg: number | null; bpb: number | null } | null;
   plan?: Proposal[];
+  /** Worker mode (`--study`): the study as this worker left it. */
+  study?: { name: string; host: string; hardware: string; phase: string | null; finished: number; budget: number; lost: number };
   /** Where the results went: the results.db path, or the PostgreSQL URL with its password redacted. */
   db: string;
 }
@@ -111,7 +120,7 @@ export function spaceOf(program: Program): SearchSpace {
   };
 }
 
-function modelParamsOf(program: Program): Record<string, number> {
+export function modelParamsOf(program: Program): Record<string, number> {
   return Object.fromEntries(program.models.filter((m) => m.params !== undefined).map((m) => [m.id, m.params!]));
 }
 
@@ -137,7 +146,7 @@ function validateSpace(program: Program, engine: Engine): void {
   if (problems.length > 0) throw new InputError(`program.md's space does not fit the ${engine.name} engine:\n  ${problems.join('\n  ')}`);
 }
 
-function protocolOf(program: Program, startTimeoutS: number | undefined): ProtocolOptions {
+export function protocolOf(program: Program, startTimeoutS: number | undefined): ProtocolOptions {
   return {
     ...DEFAULT_PROTOCOL,
     // Fix (issue 6, tests/faults/engine.test.ts): `run` had no way to set the start timeout (only
@@ -151,7 +160,7 @@ function protocolOf(program: Program, startTimeoutS: number | undefined): Protoc
 }
 
 /** The best experiment that satisfies the program's BPB constraint (lowest SCI). */
-function best(experiments: readonly ExperimentRecord[], constraintText: string | undefined): RunSummary['best'] {
+export function best(experiments: readonly ExperimentRecord[], constraintText: string | undefined): RunSummary['best'] {
   const measured = experiments.filter((e) => e.phase !== 'manual');
   const winner = bestFeasible(observationsOf(measured), constraintText ? parseConstraint(constraintText) : null);
   if (!winner) return null;
@@ -205,6 +214,21 @@ export async function runSweep(options: RunOptions): Promise<RunSummary> {
     return { runId: null, resumed: false, status: 'dry-run', stopReason: 'dry run: nothing was measured', experiments: 0, ok: 0, failed: 0, phases: [], best: null, plan, db: dbShown };
   }
 
+  const studyName = opts.study ?? (typeof parsed.program.study === 'string' ? parsed.program.study : parsed.program.study?.name);
+  if (studyName !== undefined) {
+    if (opts.fresh) throw new InputError('--fresh has no meaning for a study worker: each worker invocation is a new run of the study');
+    const { runStudyWorker } = await import('./worker.js');
+    const programTimeout = typeof parsed.program.study === 'object' ? parsed.program.study.heartbeat_timeout_s : undefined;
+    return runStudyWorker({
+      run: opts,
+      parsed,
+      engine,
+      seed,
+      study: studyName,
+      hostLabel: opts.hostLabel ?? hostname(),
+      heartbeatTimeoutS: opts.heartbeatTimeoutS ?? programTimeout ?? DEFAULT_HEARTBEAT_TIMEOUT_S,
+    });
+  }
   // The lock file sits beside results.db; a PostgreSQL database is shared by design (several workers).
   const lock = isPostgresUrl(opts.db) ? { release: () => undefined } : acquireRunLock(resolve(opts.db));
   let session: Session | null = null;
@@ -371,7 +395,7 @@ export async function runSweep(options: RunOptions): Promise<RunSummary> {
       // an uninterrupted one (see EngineContext.repetition).
       const repetition = history.filter((o) => pointKey(o.point) === pointKey(point)).length;
       const record = await runExperiment(
-        { config, phase: proposal.phase, rationale, repetition },
+        { config, phase: proposal.phase, rationale, repetition, labels: { host: session.host } },
         {
           store,
           telemetry: session.telemetry,
@@ -423,7 +447,7 @@ export async function runSweep(options: RunOptions): Promise<RunSummary> {
   }
 }
 
-async function summarize(store: Store, runId: number, resumed: boolean, status: RunSummary['status'], stopReason: string, phases: RunSummary['phases'], constraintText: string | undefined): Promise<Omit<RunSummary, 'db'>> {
+export async function summarize(store: Store, runId: number, resumed: boolean, status: RunSummary['status'], stopReason: string, phases: RunSummary['phases'], constraintText: string | undefined): Promise<Omit<RunSummary, 'db'>> {
   const all = await store.listExperiments({ runId });
   const measured = all.filter((e) => e.phase !== 'manual');
   await store.addNote(runId, 'stop', stopReason);

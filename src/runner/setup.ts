@@ -46,11 +46,17 @@ export interface SessionOptions {
   simFaults?: { tempSpikeAtS: number; tempSpikeS?: number };
   /** Continue this run (resume) instead of creating a new one. */
   resumeRunId?: number;
+  /** Host label stored with the run and its experiments (default: os.hostname()). */
+  host?: string;
+  /** The shared study this run is a worker of (issue 10). */
+  study?: string;
 }
 
 export interface Session {
   store: Store;
   runId: number;
+  /** Host label of this run (stored on the run and each experiment). */
+  host: string;
   runDir: string;
   telemetry: TelemetrySession;
   clock: Clock;
@@ -102,7 +108,8 @@ export async function openSession(opts: SessionOptions): Promise<Session> {
     programHash: opts.programHash ?? createHash('sha256').update(opts.programText).digest('hex'),
     toolVersion: VERSION,
     hardware: hardware.profile.id,
-    host: hostname(),
+    host: opts.host ?? hostname(),
+    study: opts.study ?? null,
     seed: opts.seed ?? null,
     gpuNames: telemetry.identity.gpus.map((g) => g.name),
     driverVersion: telemetry.identity.driverVersion,
@@ -119,16 +126,28 @@ export async function openSession(opts: SessionOptions): Promise<Session> {
   const idlePowerW = measureIdleBaseline(telemetry.collected({ fromS: idleFrom }));
 
   const controller = new AbortController();
+  // Fix (issue 10, found with study workers): the handlers stay registered until close(). With
+  // process.once they were removed before running, and the signal-exit handler that execa installs for
+  // a child spawned with `cleanup` (the Optuna bridge, from the first step of a study worker) then saw
+  // itself as the only listener and re-raised the signal: the process died with 130 instead of storing
+  // the current experiment as interrupted. A second signal still stops at once.
   const onSignal = (sig: NodeJS.Signals): void => {
+    if (controller.signal.aborted) {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+      process.kill(process.pid, sig);
+      return;
+    }
     log.warn({ signal: sig }, 'stopping: finishing the current experiment as interrupted');
     controller.abort(new Error(`interrupted by ${sig}`));
   };
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
 
   return {
     store,
     runId,
+    host: opts.host ?? hostname(),
     runDir,
     telemetry,
     clock,

@@ -39,14 +39,14 @@ export class OptunaBridgeError extends CarbonbenchError {}
 
 // ---- the wire ------------------------------------------------------------------------------------
 
-const wirePointSchema = z.object({
+export const wirePointSchema = z.object({
   model: z.string(),
   quant: z.string(),
   batch: z.number(),
   input_len: z.number(),
   output_len: z.number(),
 });
-type WirePoint = z.infer<typeof wirePointSchema>;
+export type WirePoint = z.infer<typeof wirePointSchema>;
 
 const helloSchema = z.object({
   event: z.literal('hello'),
@@ -80,11 +80,11 @@ const summaryAnswerSchema = z.looseObject({
   pending: z.array(z.number()),
 });
 
-function toWire(p: SpacePoint): WirePoint {
+export function toWire(p: SpacePoint): WirePoint {
   return { model: p.model, quant: p.quant, batch: p.batch, input_len: p.inputLen, output_len: p.outputLen };
 }
 
-function fromWire(p: WirePoint): SpacePoint {
+export function fromWire(p: WirePoint): SpacePoint {
   return { model: p.model, quant: p.quant, batch: p.batch, inputLen: p.input_len, outputLen: p.output_len };
 }
 

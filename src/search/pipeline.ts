@@ -356,13 +356,46 @@ export class SearchPipeline {
     return `${phase} converged: the best feasible SCI improved by ${pct(Math.max(0, c.improvementRel ?? 0))} over the last ${this.patience} ${phase} experiments, not more than the noise floor (${pct(floor.rel)}, ${floor.source === 'baseline' ? `from ${floor.repeats} baseline repeats` : 'default'}); best ${fmtSci(c.bestNowUg)}`;
   }
 
-  /** The first candidate of `strategy` that is in the space, unobserved, not dominated by a failure and not of a server known infeasible. */
-  private async pick(strategy: Strategy, history: readonly Observation[]): Promise<SpacePoint | null> {
+  /**
+   * Whether a point may be proposed given `history`: in the space, unobserved, not dominated by a
+   * failure and not of a server known infeasible (the rules of the file header).
+   */
+  usable(history: readonly Observation[]): (p: SpacePoint) => boolean {
     const seen = observedKeys(history);
     const failures = history.filter((o) => o.status === 'failed').map((o) => o.point);
     const infeasible = this.opts.pruneInfeasible === false ? new Set<string>() : infeasibleServers(history, this.opts.constraint, this.opts.space);
-    const usable = (p: SpacePoint): boolean =>
-      inSpace(this.opts.space, p) && !seen.has(pointKey(p)) && !dominatedByFailure(p, failures) && !infeasible.has(JSON.stringify([p.model, p.quant]));
+    return (p) => inSpace(this.opts.space, p) && !seen.has(pointKey(p)) && !dominatedByFailure(p, failures) && !infeasible.has(JSON.stringify([p.model, p.quant]));
+  }
+
+  /**
+   * Why `phase` ends now (its share is spent, or it converged over `history`), or null. Issue 10: the
+   * workers of a shared study apply the same end conditions to the history of all hosts.
+   */
+  phaseEndReason(phase: 'grid' | 'random' | 'bayesian', history: readonly Observation[]): string | null {
+    if (phase === 'bayesian') return this.converged(history, 'bayesian');
+    return this.shareSpent(history, phase) ?? this.converged(history, phase);
+  }
+
+  /**
+   * The design of a grid or random phase as a shared study enqueues it once (issue 10): the strategy's
+   * usable points in its order, at most the phase's remaining share. Baseline: the repeats.
+   */
+  async design(phase: 'baseline' | 'grid' | 'random', history: readonly Observation[]): Promise<SpacePoint[]> {
+    if (phase === 'baseline') {
+      const done = history.filter((o) => o.phase === 'baseline').length;
+      return Array.from({ length: Math.max(0, BASELINE_REPEATS - done) }, () => this.baseline);
+    }
+    const cap = this.phaseBudget(phase) - history.filter((o) => o.phase === phase).length;
+    if (cap <= 0) return [];
+    const usable = this.usable(history);
+    // Random: a few times the cap is plenty (most points are usable), and a huge space is never listed.
+    const candidates = phase === 'grid' ? await this.grid.propose(history, this.size) : await this.random.propose(history, Math.min(this.size, 4 * cap + 16));
+    return candidates.filter(usable).slice(0, cap);
+  }
+
+  /** The first candidate of `strategy` that is in the space, unobserved, not dominated by a failure and not of a server known infeasible. */
+  private async pick(strategy: Strategy, history: readonly Observation[]): Promise<SpacePoint | null> {
+    const usable = this.usable(history);
     let want = 1;
     for (;;) {
       const candidates = await strategy.propose(history, want);

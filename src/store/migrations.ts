@@ -444,6 +444,90 @@ CREATE UNIQUE INDEX runs_uid ON runs (uid);
 CREATE UNIQUE INDEX experiments_uid ON experiments (uid);
 `;
 
+/**
+ * Issue 10 (distributed sweeps): several `carbonbench run --study` workers share one store. Each
+ * experiment records the worker's host label (runs.host is per run; the column makes "which host ran
+ * this config" a direct query), the study it belongs to and its Optuna trial number (the claim; a
+ * stale trial's half-done row is found by it). Runs record their study. Existing rows take their run's
+ * host. The results view keeps the run's host (a worker's run carries its host label, so it is the
+ * experiment's) and gains study and trial_number.
+ */
+const MIGRATION_STUDY_WORKERS = `
+ALTER TABLE runs ADD COLUMN study TEXT;
+ALTER TABLE experiments ADD COLUMN host TEXT;
+ALTER TABLE experiments ADD COLUMN study TEXT;
+ALTER TABLE experiments ADD COLUMN trial_number INTEGER;
+CREATE INDEX experiments_study ON experiments (study, trial_number);
+-- Rows from before this version ran on their run's host.
+UPDATE experiments SET host = (SELECT runs.host FROM runs WHERE runs.id = experiments.run_id);
+DROP VIEW results;
+CREATE VIEW results AS
+SELECT
+  e.id,
+  e.run_id,
+  e.phase,
+  e.status,
+  e.engine,
+  e.model,
+  e.params,
+  e.quant,
+  e.batch,
+  e.input_len,
+  e.output_len,
+  e.window_s,
+  e.requests,
+  e.tokens_out,
+  e.tok_s,
+  e.ttft_p50_ms,
+  e.ttft_p99_ms,
+  e.itl_p50_ms,
+  e.itl_p99_ms,
+  e.e2e_p50_ms,
+  e.e2e_p99_ms,
+  e.energy_j,
+  e.energy_source,
+  CASE WHEN e.tokens_out > 0 THEN e.energy_j / e.tokens_out END AS j_per_token,
+  e.energy_ci_rel,
+  e.avg_power_w,
+  e.peak_power_w,
+  e.start_temp_c,
+  e.max_temp_c,
+  e.throttled,
+  e.sci_ug,
+  e.sci_op_ug,
+  e.sci_emb_ug,
+  e.bpb,
+  e.region,
+  e.intensity_g_kwh,
+  e.intensity_provider,
+  e.intensity_zone,
+  e.intensity_signal,
+  e.intensity_at,
+  e.intensity_estimated,
+  e.intensity_fallback,
+  e.intensity_static_g_kwh,
+  e.sci_static_ug,
+  e.embodied_g,
+  e.hardware_id,
+  e.hardware_fallback,
+  e.gpus_used,
+  e.simulated,
+  e.error,
+  e.started_at,
+  e.ended_at,
+  r.host,
+  e.study,
+  e.trial_number,
+  r.status AS run_status,
+  e.boundary,
+  e.energy_boundary_j,
+  e.energy_cpu_j,
+  e.energy_dram_j,
+  e.energy_module_j
+FROM experiments e
+JOIN runs r ON r.id = e.run_id;
+`;
+
 /** All migrations, in order. Append only. */
 export const MIGRATIONS: readonly Migration[] = [
   { version: 1, name: 'initial schema: runs, experiments, samples, requests, bpb_cache, notes, results view', sql: MIGRATION_1 },
@@ -451,6 +535,7 @@ export const MIGRATIONS: readonly Migration[] = [
   { version: 3, name: 'time-resolved grid intensity: experiments.intensity_* and sci_static_ug, intensity_cache', sql: MIGRATION_3 },
   { version: 4, name: 'energy boundary: boundary, energy_boundary_j, energy_cpu_j, energy_dram_j, energy_module_j, energy_components', sql: MIGRATION_4 },
   { version: 5, name: 'runs.uid and experiments.uid: stable identity for carbonbench merge', sql: MIGRATION_RUN_EXPERIMENT_UID },
+  { version: 6, name: 'study workers: runs.study, experiments.host/study/trial_number, results view with host and study', sql: MIGRATION_STUDY_WORKERS },
 ];
 
 /** The schema version this build of carbonbench writes and understands. */

@@ -105,6 +105,8 @@ export interface RunRecord {
   driverVersion: string | null;
   /** The agent's endpoint is on this machine (it may share the GPU under test); null = no agent. */
   agentEndpointLocal: boolean | null;
+  /** The shared study this run is a worker of (`run --study`), or null for a plain run. */
+  study: string | null;
 }
 
 /** What createRun needs; the rest defaults (status `running`, startedAt now, others NULL). */
@@ -120,6 +122,7 @@ export interface NewRun {
   gpuNames?: string[] | null;
   driverVersion?: string | null;
   agentEndpointLocal?: boolean | null;
+  study?: string | null;
 }
 
 /**
@@ -248,6 +251,12 @@ export interface ExperimentRecord {
   intensityStaticGKwh: number | null;
   /** SCI under intensityStaticGKwh, µgCO2e/token (equals sciUg when the static figure was used). */
   sciStaticUg: number | null;
+  /** Host label of the worker that ran it (`run --host-label`, default the hostname); null on rows written before the study-workers migration. */
+  host: string | null;
+  /** Shared study (`run --study`) the experiment belongs to; null for a plain run. */
+  study: string | null;
+  /** The Optuna trial that claimed this config in the study; null for a plain run. */
+  trialNumber: number | null;
 
   /** Produced by the sim or table engine: not a real measurement. */
   simulated: boolean;
@@ -451,6 +460,7 @@ export const RUN_COLUMNS: ColumnMap<RunRecord> = {
   gpuNames: ['gpu_names', 'json'],
   driverVersion: ['driver_version', 'text'],
   agentEndpointLocal: ['agent_endpoint_local', 'bool'],
+  study: ['study', 'text'],
 };
 
 export const EXPERIMENT_COLUMNS: ColumnMap<ExperimentRecord> = {
@@ -524,6 +534,9 @@ export const EXPERIMENT_COLUMNS: ColumnMap<ExperimentRecord> = {
   intensityFallback: ['intensity_fallback', 'bool'],
   intensityStaticGKwh: ['intensity_static_g_kwh', 'real'],
   sciStaticUg: ['sci_static_ug', 'real'],
+  host: ['host', 'text'],
+  study: ['study', 'text'],
+  trialNumber: ['trial_number', 'int'],
   simulated: ['simulated', 'bool'],
   provenance: ['provenance', 'json'],
 };

@@ -7,6 +7,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
+import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 
 import { calcCommand } from '../../src/cli/calc.js';
@@ -49,6 +50,37 @@ async function failure(p: Promise<number>): Promise<{ exitCode: number; message:
   }
   throw new Error('expected the command to fail');
 }
+
+describe('--hardware (issue 10: SCI is per hardware profile)', () => {
+  it('top and leaderboard rank only the experiments scored with that profile; an unsafe id is an input error', async () => {
+    const db = await designedDb();
+    const h100 = [2, 4];
+    const d = new Database(db);
+    d.prepare(`UPDATE experiments SET hardware_id = 'h100-sxm' WHERE id IN (${h100.join(', ')})`).run();
+    d.close();
+    expect(await topCommand({ n: '10', hardware: 'h100-sxm' }, { db, json: true })).toBe(0);
+    const doc = json<{ selection: object; experiments: { id: number; hardware_id: string }[] }>();
+    expect(doc.selection).toEqual({ include_simulated: false, include_manual: false, hardware: 'h100-sxm' });
+    expect(doc.experiments.map((e) => e.id).sort()).toEqual(h100);
+    out = '';
+    expect(await topCommand({ n: '100', hardware: 'dgx-spark' }, { db, json: true })).toBe(0);
+    const spark = json<{ experiments: { id: number; hardware_id: string }[] }>().experiments;
+    expect(spark.length).toBeGreaterThan(0);
+    for (const e of spark) expect(e.hardware_id).toBe('dgx-spark');
+    expect(spark.map((e) => e.id)).not.toContain(2);
+    out = '';
+    expect(await leaderboardCommand({ by: 'quant', hardware: 'h100-sxm' }, { db, json: true })).toBe(0);
+    const groups = json<{ groups: { experiments: number; best: { id: number } }[] }>().groups;
+    expect(groups.reduce((n, g) => n + g.experiments, 0)).toBe(h100.length);
+    for (const g of groups) expect(h100).toContain(g.best.id);
+    out = '';
+    expect(await topCommand({ hardware: 'a100' }, { db, json: true })).toBe(0);
+    expect(json()).toMatchObject({ experiments: [], message: expect.stringMatching(/only hardware profile a100 was asked for \(--hardware\)/) });
+    const bad = await failure(topCommand({ hardware: "x' OR 1=1 --" }, { db, json: true }));
+    expect(bad.exitCode).toBe(2);
+    expect(bad.message).toMatch(/--hardware "x' OR 1=1 --" \(string\) is invalid; allowed: a hardware profile id/);
+  });
+});
 
 describe('top', () => {
   it('--json: the 5 greenest real experiments with rank, SCI, BPB, tok/s and the Pareto flag', async () => {

@@ -61,6 +61,8 @@ describe('carbonbench run (sim engine)', () => {
     for (const phase of ['grid', 'random', 'bayesian']) expect(phases.find((p) => p.phase === phase)?.n).toBeGreaterThan(0);
     // Every stored row is labelled simulated; no config was measured twice outside the baseline repeats.
     expect(rows(db, 'SELECT count(*) AS n FROM experiments WHERE simulated = 0')[0]!.n).toBe(0);
+    // Every experiment records its host (issue 10), the run's; a plain run belongs to no study.
+    expect(rows(db, 'SELECT count(*) AS n FROM experiments e JOIN runs r ON r.id = e.run_id WHERE e.host IS NULL OR e.host <> r.host OR e.study IS NOT NULL OR e.trial_number IS NOT NULL')[0]!.n).toBe(0);
     expect(rows(db, "SELECT count(*) AS n FROM (SELECT config_json FROM experiments WHERE phase != 'baseline' GROUP BY config_json HAVING count(*) > 1)")[0]!.n).toBe(0);
 
     const status = await runCli(['status', '--db', db, '--json']);

@@ -1,0 +1,444 @@
+/**
+ * The sim engine: an in-process "server" whose performance and power come from the documented model in
+ * sim-model.ts, on a VirtualClock, so a whole sweep runs in seconds. Every row it produces is simulated
+ * (`simulated: true`); the telemetry that measures it is sim-telemetry.ts, coupled through the board
+ * (simDevice) that both share per clock and GPU.
+ *
+ * - Server key: model + quant (+ sim_hardware, sim_fail): configs that differ only in batch or lengths
+ *   reuse the server, and a new server costs simulated load time (20 s + 2 s per GB of weights), so
+ *   server reuse shows in experiments per hour.
+ * - Load: an offline-style generator on the virtual clock. From warmUp on, output tokens arrive
+ *   continuously at the model's throughput, counted per 1-second segment on a grid that starts at
+ *   warmUp (each segment's tokens are placed at its midpoint); requests complete at a steady rate of
+ *   batch / cycle time. openWindow/closeWindow snap to the segment grid, advancing the clock.
+ * - Failures like real ones: weights over memory fail the start ("died while loading … out of memory");
+ *   weights + the batch's KV cache over memory fail the warm-up with an OOM; engine options inject
+ *   faults for tests: sim_fail = 'oom' (dies while loading) or 'crash_mid_window' (the server dies
+ *   sim_crash_after_s, default 5 s, after the window opens: `died` rejects, the load fails).
+ * - Noise: sim_noise = σ (default 0: exact) multiplies throughput and power by 1 + σ·z per experiment,
+ *   each segment's tokens by 1 + σ·z and its power by 1 + (σ/2)·z, with z drawn deterministically
+ *   from (sim_seed, config, repetition): the same seed replays the same numbers, and a repeated config
+ *   draws fresh noise so the search can measure its noise floor.
+ * - The model runs on ctx.gpus[0] (one GPU; tensor parallelism is not modelled).
+ *
+ * Engine options (program.md engine_options): sim_hardware (dgx-spark | h100-sxm | h200; must match
+ * the simulated telemetry's board), sim_noise, sim_seed, sim_fail, sim_crash_after_s, and for the
+ * telemetry sim_temp_spike_at_s / sim_temp_spike_s (an 86 °C reading; see src/runner/setup.ts).
+ */
+import { EngineError, InputError, describeValue } from '../errors.js';
+import { EPS_S, ceilK, completedBetween, segmentsOnGrid, sleepUntil, tokensOnGrid } from './segment-grid.js';
+import { VirtualClock } from '../runner/clock.js';
+import { BYTES_PER_TOKEN, DEFAULT_SIM_HARDWARE, LOADING_ACTIVITY, MEMORY_UTILIZATION, SIM_HARDWARE_IDS, SIM_QUANT_NAMES, isSimHardwareId, noiseFactor, powerForActivity, serverStartS, simBpb, simulate, weightBytes, } from './sim-model.js';
+import { simDevice } from './sim-telemetry.js';
+const MIB = 1024 * 1024;
+/** CUDA context and runtime buffers of a loaded server: an estimate. */
+const RUNTIME_OVERHEAD_MIB = 512;
+export const SIM_FAULTS = ['oom', 'crash_mid_window'];
+// sim_temp_spike_at_s / sim_temp_spike_s: added for issue 6 (tests/faults/telemetry.test.ts): the
+// simulated telemetry reads 86 °C from sim_temp_spike_at_s seconds after it starts, for sim_temp_spike_s
+// seconds (default 1: one sample). They shape the telemetry (src/runner/setup.ts), not the server.
+const SIM_OPTIONS = ['sim_hardware', 'sim_noise', 'sim_seed', 'sim_fail', 'sim_crash_after_s', 'sim_temp_spike_at_s', 'sim_temp_spike_s'];
+export const DEFAULT_CRASH_AFTER_S = 5;
+export const MAX_SIM_NOISE = 0.2;
+function simOptions(config) {
+    const o = config.engineOptions ?? {};
+    return {
+        hardware: typeof o.sim_hardware === 'string' && isSimHardwareId(o.sim_hardware) ? o.sim_hardware : null,
+        noise: typeof o.sim_noise === 'number' ? o.sim_noise : 0,
+        seed: typeof o.sim_seed === 'number' ? o.sim_seed : 0,
+        fail: typeof o.sim_fail === 'string' && SIM_FAULTS.includes(o.sim_fail) ? o.sim_fail : null,
+        crashAfterS: typeof o.sim_crash_after_s === 'number' ? o.sim_crash_after_s : DEFAULT_CRASH_AFTER_S,
+    };
+}
+/** The sim engine only runs on a VirtualClock: its time is simulated, never slept for real. */
+function requireVirtualClock(clock) {
+    if (!(clock instanceof VirtualClock)) {
+        throw new EngineError(`the sim engine needs a VirtualClock (src/runner/clock.ts), but ctx.clock is ${clock.virtual ? 'a virtual clock of another kind' : 'the real clock'}: simulated time is never slept for real; run the sim engine with openSimTelemetry on a VirtualClock`);
+    }
+    return clock;
+}
+function workload(config) {
+    return {
+        params: config.model.params,
+        family: config.model.family,
+        quant: config.quant,
+        batch: config.batch,
+        inputLen: config.inputLen,
+        outputLen: config.outputLen,
+    };
+}
+function gib(bytes) {
+    return `${(bytes / 2 ** 30).toFixed(2)} GiB`;
+}
+/** Log lines as a crashed engine would leave them (the tail goes into the error's details). */
+function oomTail(what, neededBytes, device) {
+    const totalBytes = device.hardware.memoryBytes;
+    return [
+        `[sim] loading on GPU ${device.gpuIndex} (${device.hardware.gpuName}, ${gib(totalBytes)} total)`,
+        `torch.OutOfMemoryError: CUDA out of memory. ${what} needs ${gib(neededBytes)}; GPU ${device.gpuIndex} has a total capacity of ${gib(totalBytes)} of which ${gib(totalBytes * MEMORY_UTILIZATION)} may be used (simulated)`,
+    ].join('\n');
+}
+export const simEngine = {
+    name: 'sim',
+    simulated: true,
+    validate(config) {
+        const params = config.model.params;
+        if (typeof params !== 'number' || !Number.isFinite(params) || params <= 0) {
+            throw new InputError(`models[].params ${describeValue(params)} for model ${JSON.stringify(config.model.id)} is required by the sim engine; allowed: a parameter count > 0 (e.g. 7.6e9)`);
+        }
+        if (!SIM_QUANT_NAMES.includes(config.quant)) {
+            throw new InputError(`quant ${describeValue(config.quant)} is not known to the sim engine; allowed: ${SIM_QUANT_NAMES.join(', ')}`);
+        }
+        for (const [key, value] of [
+            ['batch', config.batch],
+            ['input_len', config.inputLen],
+            ['output_len', config.outputLen],
+        ]) {
+            if (!Number.isInteger(value) || value <= 0)
+                throw new InputError(`${key} ${describeValue(value)} is invalid; allowed: a positive integer`);
+        }
+        const o = config.engineOptions ?? {};
+        for (const key of Object.keys(o)) {
+            if (key.startsWith('sim_') && !SIM_OPTIONS.includes(key)) {
+                throw new InputError(`engine option ${key} is unknown to the sim engine; allowed: ${SIM_OPTIONS.join(', ')}`);
+            }
+        }
+        const checks = [
+            ['sim_hardware', o.sim_hardware, typeof o.sim_hardware === 'string' && isSimHardwareId(o.sim_hardware), SIM_HARDWARE_IDS.join(', ')],
+            ['sim_noise', o.sim_noise, typeof o.sim_noise === 'number' && o.sim_noise >= 0 && o.sim_noise <= MAX_SIM_NOISE, `a number from 0 to ${MAX_SIM_NOISE} (relative σ)`],
+            ['sim_seed', o.sim_seed, typeof o.sim_seed === 'number' && Number.isInteger(o.sim_seed), 'an integer'],
+            ['sim_fail', o.sim_fail, typeof o.sim_fail === 'string' && SIM_FAULTS.includes(o.sim_fail), SIM_FAULTS.join(', ')],
+            ['sim_crash_after_s', o.sim_crash_after_s, typeof o.sim_crash_after_s === 'number' && o.sim_crash_after_s > 0, 'a number of seconds > 0'],
+            ['sim_temp_spike_at_s', o.sim_temp_spike_at_s, typeof o.sim_temp_spike_at_s === 'number' && o.sim_temp_spike_at_s >= 0, 'a number of seconds >= 0 after the telemetry starts'],
+            ['sim_temp_spike_s', o.sim_temp_spike_s, typeof o.sim_temp_spike_s === 'number' && o.sim_temp_spike_s > 0, 'a number of seconds > 0'],
+        ];
+        for (const [key, value, ok, allowed] of checks) {
+            if (value !== undefined && !ok)
+                throw new InputError(`engine option ${key} ${describeValue(value)} is invalid; allowed: ${allowed}`);
+        }
+    },
+    serverKey(config) {
+        const o = simOptions(config);
+        return JSON.stringify(['sim', config.model.id, config.quant, o.hardware, o.fail]);
+    },
+    async start(config, ctx) {
+        const clock = requireVirtualClock(ctx.clock);
+        const opts = simOptions(config);
+        const gpu = ctx.gpus[0] ?? 0;
+        const device = simDevice(clock, gpu, opts.hardware ?? DEFAULT_SIM_HARDWARE);
+        if (opts.hardware && device.hardware.id !== opts.hardware) {
+            throw new EngineError(`engine option sim_hardware "${opts.hardware}" differs from the simulated board of GPU ${gpu} ("${device.hardware.id}", set when the simulated telemetry opened); use one hardware for the whole run`);
+        }
+        const hw = device.hardware;
+        const wBytes = weightBytes(config.model.params, config.quant);
+        const loadS = serverStartS(config.model.params, config.quant);
+        const key = simEngine.serverKey(config);
+        const idleLoaded = { label: 'idle', powerW: hw.idleW, utilPct: 0, memUsedMib: wBytes / MIB + RUNTIME_OVERHEAD_MIB };
+        const startedS = clock.now();
+        ctx.log.info({ model: config.model.id, quant: config.quant, hardware: hw.id, loadS }, 'sim server loading');
+        // Loading: the weights stream in over loadS; the board barely works.
+        device.set({ label: 'loading', powerW: powerForActivity(hw, LOADING_ACTIVITY), utilPct: 0, memUsedMib: wBytes / MIB });
+        try {
+            const tooBig = wBytes > hw.memoryBytes * MEMORY_UTILIZATION;
+            if (tooBig || opts.fail === 'oom') {
+                // It gets about halfway through loading before the allocation fails.
+                await sleepUntil(clock, startedS + Math.min(loadS / 2, ctx.startTimeoutS), ctx.signal);
+                device.set(device.idleState());
+                const what = tooBig ? `loading ${config.model.id} (${config.quant} weights)` : `loading ${config.model.id} (injected fault sim_fail=oom)`;
+                throw new EngineError(`the sim server for ${config.model.id} (${config.quant}) died while loading: CUDA out of memory`, {
+                    exitCode: 1,
+                    outputTail: oomTail(what, tooBig ? wBytes : hw.memoryBytes, device),
+                    durationMs: (clock.now() - startedS) * 1000,
+                });
+            }
+            if (loadS > ctx.startTimeoutS) {
+                await sleepUntil(clock, startedS + ctx.startTimeoutS, ctx.signal);
+                device.set(device.idleState());
+                throw new EngineError(`the sim server for ${config.model.id} (${config.quant}) was not ready within ${ctx.startTimeoutS} s (simulated load time ${loadS.toFixed(1)} s)`);
+            }
+            await sleepUntil(clock, startedS + loadS, ctx.signal);
+        }
+        catch (err) {
+            device.set(device.idleState());
+            throw err;
+        }
+        device.set(idleLoaded);
+        ctx.log.info({ loadS }, 'sim server ready');
+        let rejectDied = () => { };
+        const died = new Promise((_, reject) => {
+            rejectDied = reject;
+        });
+        // Handled here so an unobserved crash is no unhandled rejection; every awaiting caller still sees it.
+        died.catch(() => { });
+        let dead = null;
+        let stopped = false;
+        let current = null;
+        const onCrash = (err) => {
+            if (dead)
+                return;
+            dead = err;
+            rejectDied(err);
+        };
+        const server = {
+            key,
+            baseUrl: null,
+            pid: null,
+            logFile: null,
+            died,
+            load(cfg, c) {
+                const loadClock = requireVirtualClock(c.clock);
+                if (loadClock !== clock)
+                    throw new EngineError('the sim server was started on another VirtualClock than this load uses');
+                if (dead)
+                    throw dead;
+                if (stopped)
+                    throw new EngineError(`the sim server ${key} was stopped`);
+                if (simEngine.serverKey(cfg) !== key)
+                    throw new EngineError(`config for server ${simEngine.serverKey(cfg)} given to sim server ${key}`);
+                void current?.stop();
+                current = new SimLoad({ config: cfg, device, clock, idleLoaded, signal: c.signal, serverKey: key, onCrash, repetition: c.repetition });
+                return current;
+            },
+            async bpb(cfg, text) {
+                if (dead)
+                    throw dead;
+                const bpb = simBpb(cfg.model.params, cfg.quant);
+                const bytes = Buffer.byteLength(text, 'utf8');
+                const result = {
+                    bpb,
+                    bits: bpb * bytes,
+                    bytes,
+                    tokens: Math.round(bytes / BYTES_PER_TOKEN),
+                    method: `simulated: Chinchilla-law baseline at ${cfg.model.params} parameters + toy ${cfg.quant} penalty (sim-model.ts), not a measurement`,
+                };
+                return result;
+            },
+            async stop() {
+                stopped = true;
+                await current?.stop();
+                current = null;
+                device.set(device.idleState());
+            },
+        };
+        return server;
+    },
+};
+/** The offline-style load generator of the sim engine (see the file header). */
+export class SimLoad {
+    perf;
+    /** Throughput and power after the per-experiment noise. */
+    tokPerS;
+    powerW;
+    /** Seconds for one request (a batch cycle) after the noise. */
+    requestS;
+    opts;
+    sim;
+    noiseKey;
+    originS = null;
+    warmupEndS = null;
+    stoppedS = null;
+    crashS = null;
+    crashed = false;
+    offClock = null;
+    failureError = null;
+    /** Continuous cumulative token counts at segment edges: cum[k] = Σ_{i<k} rate × factor(i). */
+    cum = [0];
+    records = [];
+    /** End times of the successful requests, ascending (for requestsCompletedBetween). */
+    successEnds = [];
+    itlMs;
+    ttftMs;
+    constructor(opts) {
+        this.opts = opts;
+        this.sim = simOptions(opts.config);
+        const { config, device } = opts;
+        this.perf = simulate(device.hardware, workload(config));
+        // Fix (issue 6): a run passes the repetition from results.db (resume-safe); `measure` has none.
+        const rep = opts.repetition ?? device.nextRepetition(JSON.stringify([opts.serverKey, config.batch, config.inputLen, config.outputLen, this.sim.seed]));
+        this.noiseKey = `${this.sim.seed}|${opts.serverKey}|${config.batch}|${config.inputLen}|${config.outputLen}|${rep}`;
+        const thr = noiseFactor(`${this.noiseKey}|throughput`, this.sim.noise);
+        this.tokPerS = this.perf.tokPerS * thr;
+        this.powerW = Math.min(device.hardware.tdpW, this.perf.powerW * noiseFactor(`${this.noiseKey}|power`, this.sim.noise));
+        this.requestS = this.perf.cycleS / thr;
+        // Every request sees the same step time: one shared array keeps memory flat on long windows.
+        this.itlMs = new Array(Math.max(0, config.outputLen - 1)).fill((this.perf.decodeStepS / thr) * 1000);
+        this.ttftMs = ((this.perf.prefillS + this.perf.decodeStepS) / thr) * 1000;
+    }
+    get failure() {
+        return this.failureError;
+    }
+    /** Start of segment k (exact grid arithmetic: always originS + k). */
+    edge(k) {
+        return this.originS + k;
+    }
+    /** Time up to which the load has run: now, or when it stopped or crashed. */
+    horizonS() {
+        let h = this.opts.clock.now();
+        if (this.stoppedS !== null)
+            h = Math.min(h, this.stoppedS);
+        if (this.crashS !== null)
+            h = Math.min(h, this.crashS);
+        return h;
+    }
+    segmentTokens(k) {
+        while (this.cum.length <= k + 1) {
+            const i = this.cum.length - 1;
+            this.cum.push(this.cum[i] + this.tokPerS * noiseFactor(`${this.noiseKey}|tokens|${i}`, this.sim.noise));
+        }
+        return Math.round(this.cum[k + 1]) - Math.round(this.cum[k]);
+    }
+    /** Index of the first grid edge at or after tS. */
+    ceilK(tS) {
+        return ceilK(this.originS, tS);
+    }
+    requireStarted(what) {
+        if (this.originS === null)
+            throw new EngineError(`sim load: ${what} before warmUp`);
+    }
+    throwIfFailed() {
+        if (this.failureError)
+            throw this.failureError;
+    }
+    async warmUp(opts) {
+        if (this.originS !== null)
+            throw new EngineError('sim load: warmUp called twice');
+        const { clock, device, config } = this.opts;
+        if (this.perf.oom) {
+            this.failureError = new EngineError(`CUDA out of memory at batch ${config.batch}: weights + KV cache need ${gib(this.perf.memoryNeededBytes)} of ${gib(this.perf.memoryAvailableBytes)} usable (sim)`, {
+                outputTail: oomTail(`the KV cache for ${config.batch} × ${config.inputLen + config.outputLen} tokens`, this.perf.memoryNeededBytes, device),
+            });
+            throw this.failureError;
+        }
+        this.originS = clock.now();
+        const sigma = this.sim.noise;
+        const key = this.noiseKey;
+        device.set({ label: 'serving', powerW: this.powerW, utilPct: this.perf.utilPct, memUsedMib: (this.perf.weightBytes + this.perf.kvCacheBytes) / MIB + RUNTIME_OVERHEAD_MIB }, { jitter: sigma > 0 ? { originS: this.originS, factor: (k) => noiseFactor(`${key}|power|${k}`, sigma / 2) } : undefined });
+        const needS = Math.max(opts.minS, (opts.minRequests * this.requestS) / config.batch);
+        await sleepUntil(clock, this.edge(Math.max(1, Math.ceil(needS - EPS_S))), this.opts.signal);
+        this.throwIfFailed();
+        this.warmupEndS = this.edge(this.ceilK(clock.now()));
+    }
+    async openWindow() {
+        this.requireStarted('openWindow');
+        this.throwIfFailed();
+        const { clock } = this.opts;
+        const fromS = this.edge(this.ceilK(clock.now()));
+        await sleepUntil(clock, fromS, this.opts.signal);
+        this.throwIfFailed();
+        if (this.sim.fail === 'crash_mid_window' && this.crashS === null)
+            this.scheduleCrash(fromS + this.sim.crashAfterS);
+        return fromS;
+    }
+    async closeWindow() {
+        this.requireStarted('closeWindow');
+        this.throwIfFailed();
+        const { clock } = this.opts;
+        const toS = this.edge(this.ceilK(clock.now()));
+        await sleepUntil(clock, toS, this.opts.signal);
+        this.throwIfFailed();
+        return toS;
+    }
+    scheduleCrash(atS) {
+        const { clock, device } = this.opts;
+        this.crashS = atS;
+        // The board goes idle at the crash (scheduled now, so the telemetry sees it in time order).
+        device.set(device.idleState(), { fromS: atS });
+        const check = () => {
+            if (this.crashed || clock.now() < atS)
+                return;
+            this.crashed = true;
+            this.offClock?.();
+            this.offClock = null;
+            const err = new EngineError(`the sim server crashed during the measurement window at ${new Date(atS * 1000).toISOString()} (injected fault sim_fail=crash_mid_window)`, {
+                exitCode: 139,
+                outputTail: `[sim] serving ${this.opts.config.model.id} (${this.opts.config.quant}) at batch ${this.opts.config.batch}\nSegmentation fault (core dumped) (simulated)`,
+            });
+            this.failureError = err;
+            for (let i = 0; i < this.opts.config.batch; i++) {
+                this.records.push({
+                    startS: Math.max(this.originS, atS - this.requestS / 2),
+                    endS: atS,
+                    success: false,
+                    error: err.message,
+                    promptTokens: this.opts.config.inputLen,
+                    outputTokens: null,
+                    ttftMs: null,
+                    itlMs: [],
+                    e2eMs: 0,
+                    warmup: false,
+                });
+            }
+            this.opts.onCrash(err);
+        };
+        this.offClock = clock.onAdvance(check);
+        check();
+    }
+    /** Materializes successful request records up to the horizon (request k ends at origin + (k+1)·T/b). */
+    materialize() {
+        if (this.originS === null)
+            return;
+        const horizon = this.horizonS();
+        const { batch, inputLen, outputLen } = this.opts.config;
+        const intervalS = this.requestS / batch;
+        let k = this.successEnds.length;
+        for (;;) {
+            const endS = this.originS + (k + 1) * intervalS;
+            if (endS > horizon + EPS_S)
+                break;
+            const startS = Math.max(this.originS, endS - this.requestS);
+            // Records after a crash record are appended in time order only up to the crash.
+            this.insertRecord({
+                startS,
+                endS,
+                success: true,
+                error: null,
+                promptTokens: inputLen,
+                outputTokens: outputLen,
+                ttftMs: Math.min(this.ttftMs, (endS - startS) * 1000),
+                itlMs: this.itlMs,
+                e2eMs: (endS - startS) * 1000,
+                warmup: this.warmupEndS === null || startS < this.warmupEndS,
+            });
+            this.successEnds.push(endS);
+            k++;
+        }
+    }
+    insertRecord(r) {
+        // Failed records (at the crash) are pushed when the crash happens; successes before it may be
+        // materialized later: keep the list ordered by endS.
+        let i = this.records.length;
+        while (i > 0 && this.records[i - 1].endS > r.endS)
+            i--;
+        this.records.splice(i, 0, r);
+    }
+    tokensBetween(fromS, toS) {
+        if (this.originS === null)
+            return 0;
+        return tokensOnGrid(this.originS, this.horizonS(), fromS, toS, (k) => this.segmentTokens(k));
+    }
+    requestsCompletedBetween(fromS, toS) {
+        this.materialize();
+        return completedBetween(this.successEnds, fromS, toS);
+    }
+    segments(fromS, toS) {
+        if (this.originS === null)
+            return [];
+        return segmentsOnGrid(this.originS, this.horizonS(), fromS, toS, (k) => this.segmentTokens(k));
+    }
+    requests() {
+        this.materialize();
+        return [...this.records];
+    }
+    async stop() {
+        if (this.originS === null || this.stoppedS !== null)
+            return;
+        this.materialize();
+        const { clock, device } = this.opts;
+        this.stoppedS = clock.now();
+        this.offClock?.();
+        this.offClock = null;
+        if (!this.crashed)
+            device.set(this.opts.idleLoaded);
+    }
+}
+//# sourceMappingURL=sim.js.map

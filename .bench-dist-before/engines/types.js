@@ -1,0 +1,2 @@
+export const ENGINE_NAMES = ['vllm', 'llamacpp', 'transformers', 'sim', 'table'];
+//# sourceMappingURL=types.js.map

@@ -1,0 +1,333 @@
+/**
+ * One experiment under the measurement protocol (DESIGN section 5):
+ *   1. cooldown gate   2. server start or reuse   3. warm-up   4. adaptive measurement window
+ *   5. telemetry throughout, thermal watchdog   6. scoring   7. one transaction + artifacts.
+ * Every outcome is recorded: ok, failed (with the cause), aborted_thermal, interrupted.
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { SECONDS_PER_YEAR, computeSci } from '../carbon/sci.js';
+import { ratioConfidence } from '../energy/uncertainty.js';
+import { CarbonbenchError, EngineError } from '../errors.js';
+import { cooldownGate } from '../telemetry/cooldown.js';
+import { summarizeThrottling } from '../telemetry/throttle.js';
+import { ThermalAbort, watchTemperature } from '../telemetry/watchdog.js';
+import { requestMetrics } from '../workload/metrics.js';
+export const DEFAULT_PROTOCOL = {
+    warmupS: 3,
+    minWindowS: 10,
+    minRequestsPerBatch: 3,
+    targetCiRel: 0.03,
+    experimentSeconds: 300,
+    abortTempC: 85,
+    cooldownTempC: 50,
+    cooldownMaxS: 300,
+    startTimeoutS: 900,
+};
+class Interrupted extends CarbonbenchError {
+}
+class BudgetExceeded extends CarbonbenchError {
+}
+/** The telemetry failed for good (restarts used up): the run stops; the experiment is not the config's failure. */
+class TelemetryLost extends CarbonbenchError {
+}
+function iso(tS) {
+    return new Date(tS * 1000).toISOString();
+}
+/** Resolves when `signal` aborts, with its reason as a rejection. */
+function abortedBy(signal) {
+    return new Promise((_, reject) => {
+        if (signal.aborted)
+            reject(signal.reason);
+        else
+            signal.addEventListener('abort', () => reject(signal.reason), { once: true });
+    });
+}
+export function configJson(config) {
+    return {
+        engine: config.engine,
+        model: config.model.id,
+        params: config.model.params ?? null,
+        family: config.model.family ?? null,
+        checkpoint: config.model.variants?.[config.quant] ?? config.model.id,
+        quant: config.quant,
+        batch: config.batch,
+        input_len: config.inputLen,
+        output_len: config.outputLen,
+        engine_options: (config.engineOptions ?? {}),
+    };
+}
+export async function runExperiment(req, deps) {
+    const { config } = req;
+    const { store, telemetry, clock, protocol, log } = deps;
+    deps.engine.validate(config);
+    const id = await store.insertExperiment({
+        runId: deps.runId,
+        engine: config.engine,
+        model: config.model.id,
+        params: config.model.params ?? null,
+        quant: config.quant,
+        batch: config.batch,
+        inputLen: config.inputLen,
+        outputLen: config.outputLen,
+        config: configJson(config),
+        phase: req.phase,
+        rationale: req.rationale ?? null,
+        serverKey: deps.engine.serverKey(config),
+        status: 'running',
+        simulated: deps.engine.simulated,
+    });
+    const artifactDir = join(deps.runDir, String(id));
+    mkdirSync(artifactDir, { recursive: true });
+    const exLog = log.child({ experiment: id });
+    exLog.info({ config: configJson(config) }, 'experiment start');
+    // 1. Cooldown gate.
+    const cooldown = await cooldownGate(telemetry, {
+        clock,
+        cooldownTempC: protocol.cooldownTempC,
+        idlePowerW: deps.idlePowerW,
+        maxS: protocol.cooldownMaxS,
+        gpus: telemetry.gpus,
+    });
+    const startedS = clock.now();
+    await store.updateExperiment(id, { startedAt: iso(startedS), cooldownWaitS: cooldown.waitedS, startTempC: cooldown.startTempC });
+    // Aborts: the user's signal, the thermal watchdog, the hard budget (twice experiment_seconds).
+    const watchdog = watchTemperature(telemetry, protocol.abortTempC);
+    const budget = new AbortController();
+    const hardLimitS = 2 * protocol.experimentSeconds;
+    // experiment_seconds budgets warm-up and window; a server start (minutes for a big vLLM model, shared
+    // by the experiments that reuse it) has its own limit, startTimeoutS. The hard kill starts with the load.
+    let budgetTimer = null;
+    const startBudget = () => {
+        if (!clock.virtual)
+            budgetTimer = setTimeout(() => budget.abort(new BudgetExceeded(`experiment exceeded its hard limit of ${hardLimitS} s (2 × experiment_seconds)`)), hardLimitS * 1000);
+    };
+    // Fix (issue 6, tests/faults/telemetry.test.ts): a sampler that failed for good (nvidia-smi exiting or
+    // silent beyond its restarts) used to leave the load running blind — no thermal watchdog — until the
+    // window ended, and the experiment was then stored as `failed`, an observation that counts against the
+    // config (and prunes the points it dominates). Now the load stops at once and the experiment is
+    // `interrupted` (measured again on resume, decision 17); the run then stops with exit 1.
+    const telemetryLost = new AbortController();
+    const loseTelemetry = (e) => {
+        if (!telemetryLost.signal.aborted)
+            telemetryLost.abort(new TelemetryLost(`telemetry failed during the experiment: ${e.message}; it is measured again when the run resumes`));
+    };
+    const offTelemetryError = telemetry.onError(loseTelemetry);
+    if (telemetry.failure)
+        loseTelemetry(telemetry.failure);
+    const signals = [watchdog.signal, budget.signal, telemetryLost.signal, ...(deps.signal ? [deps.signal] : [])];
+    const signal = AbortSignal.any(signals);
+    const ctx = { artifactDir, log: exLog, clock, gpus: telemetry.gpus, startTimeoutS: protocol.startTimeoutS, signal, ...(req.repetition !== undefined ? { repetition: req.repetition } : {}) };
+    const guard = abortedBy(signal);
+    guard.catch(() => { });
+    let server = null;
+    let load = null;
+    let fromS = null;
+    let toS = null;
+    const provenance = {};
+    try {
+        // 2. Engine: reuse or (re)start.
+        const acquired = await Promise.race([deps.pool.acquire(deps.engine, config, ctx), guard]);
+        server = acquired.server;
+        provenance.server = acquired.reused ? `reused server (${server.logFile ?? 'in-process'})` : `started server (${server.logFile ?? 'in-process'})`;
+        const died = server.died;
+        // 3. Warm-up at the target concurrency.
+        const loadStartS = clock.now();
+        startBudget();
+        load = server.load(config, ctx);
+        await Promise.race([load.warmUp({ minS: protocol.warmupS, minRequests: config.batch }), died, guard]);
+        // 4. Window: ≥ minWindowS, ≥ minRequestsPerBatch × batch completed, CI within target, or budget.
+        fromS = await Promise.race([load.openWindow(), died, guard]);
+        telemetry.meter.markEdge();
+        const windowBudgetS = Math.max(protocol.minWindowS, protocol.experimentSeconds - (clock.now() - loadStartS));
+        let ci = { jPerToken: Infinity, ciRel: Infinity, segments: 0 };
+        for (;;) {
+            await Promise.race([clock.sleep(1000, signal), died, guard]);
+            if (load.failure)
+                throw load.failure;
+            const now = clock.now();
+            const elapsedS = now - fromS;
+            const enoughTime = elapsedS >= protocol.minWindowS;
+            const enoughRequests = load.requestsCompletedBetween(fromS, now) >= protocol.minRequestsPerBatch * config.batch;
+            if (enoughTime && enoughRequests) {
+                ci = windowCi(load, telemetry, fromS, now);
+                if (ci.ciRel <= protocol.targetCiRel)
+                    break;
+            }
+            if (elapsedS >= windowBudgetS)
+                break;
+        }
+        toS = await Promise.race([load.closeWindow(), died, guard]);
+        telemetry.meter.markEdge();
+        // 5.–6. Energy over exactly the window the tokens were counted in, measured while the load still
+        // runs: the nvidia-smi sample that closes the window is printed half a second after its edge, and
+        // stopping first would let power drop inside it. Then score.
+        const m = await Promise.race([telemetry.meter.measure(`experiment-${id}`, fromS, toS), died, guard]);
+        await load.stop();
+        const windowS = toS - fromS;
+        const tokensOut = load.tokensBetween(fromS, toS);
+        if (tokensOut <= 0)
+            throw new EngineError(`no output tokens were generated in the ${windowS.toFixed(1)} s window`);
+        const final = windowCi(load, telemetry, fromS, toS);
+        const requests = load.requests();
+        const inWindow = requests.filter((r) => r.success && r.endS >= fromS && r.endS <= toS);
+        const metrics = requestMetrics(inWindow);
+        const gpusUsed = telemetry.gpus.length;
+        const { hardware, intensity } = deps.carbon;
+        const sci = computeSci({
+            energyJ: m.energyJ,
+            tokensOut,
+            intensityGPerKwh: intensity.intensityGPerKwh,
+            embodiedTotalG: hardware.embodiedTotalKg * 1000,
+            lifetimeS: hardware.lifetimeYears * SECONDS_PER_YEAR,
+            windowS,
+            gpusUsed,
+            gpusTotal: Math.max(hardware.gpusTotal, gpusUsed),
+        });
+        const windowSamples = telemetry.collected({ fromS, toS });
+        const throttle = summarizeThrottling(windowSamples);
+        const energySource = telemetry.energySource === 'sim' ? 'sim' : m.energySource;
+        Object.assign(provenance, {
+            energy_j: energySource === 'nvml' ? `NVML total-energy counter delta over the window, GPU ${telemetry.gpus.join('+')}` : energySource === 'sim' ? 'simulated power model (sim engine)' : `trapezoid of nvidia-smi power.draw at 1 Hz (aligned −0.5 s), GPU ${telemetry.gpus.join('+')}`,
+            energy_smi_j: m.smiError ?? 'trapezoid of power.draw over the same window',
+            energy_nvml_j: m.nvmlError ?? 'NVML counter delta over the same window',
+            tokens_out: 'server usage data: output tokens that arrived inside the window',
+            intensity_g_kwh: intensity.source,
+            embodied_g: `${hardware.profile.id}: ${hardware.matchedBy}; TE ${hardware.embodiedTotalKg} kg over ${hardware.lifetimeYears} y, ${gpusUsed}/${Math.max(hardware.gpusTotal, gpusUsed)} GPUs`,
+            energy_ci_rel: `ratio estimator over ${final.segments} segments (95% t interval)`,
+            cooldown: cooldown.reason,
+        });
+        const incidents = (telemetry.incidents ?? []).filter((i) => i.tS >= startedS);
+        if (incidents.length > 0)
+            provenance.telemetry_incidents = incidents.map((i) => `${iso(i.tS)}: ${i.message} (nvidia-smi restarted)`).join('; ');
+        // BPB after the window (it uses the GPU too): from the cache, else computed once.
+        let bpb = null;
+        if (deps.bpbText) {
+            try {
+                bpb = await bpbFor(server, config, ctx, deps);
+            }
+            catch (err) {
+                provenance.bpb = `not computed: ${err.message.slice(0, 300)}`;
+                exLog.warn({ err }, 'BPB failed');
+            }
+        }
+        const endedS = clock.now();
+        await store.transaction(async (tx) => {
+            await tx.updateExperiment(id, {
+                status: 'ok',
+                endedAt: iso(endedS),
+                windowStartTS: fromS,
+                windowEndTS: toS,
+                windowS,
+                requests: inWindow.length,
+                tokensOut,
+                tokS: tokensOut / windowS,
+                ...metrics,
+                energyJ: m.energyJ,
+                energySource,
+                energyNvmlJ: m.nvmlJ,
+                energySmiJ: m.smiJ,
+                energyCiRel: Number.isFinite(final.ciRel) ? final.ciRel : null,
+                energySamples: final.segments,
+                avgPowerW: m.meanPowerW,
+                peakPowerW: m.peakPowerW,
+                maxTempC: watchdog.maxTempC(),
+                throttled: throttle.unknownSamples === windowSamples.length && windowSamples.length > 0 ? null : throttle.throttled,
+                throttleReasons: throttle.reasons.length > 0 ? throttle.reasons.join(',') : null,
+                bpb,
+                region: intensity.region,
+                intensityGKwh: intensity.intensityGPerKwh,
+                embodiedG: sci.embodiedG,
+                hardwareId: hardware.profile.id,
+                hardwareFallback: hardware.fallback,
+                gpusUsed,
+                sciOpUg: sci.sciOpUg,
+                sciEmbUg: sci.sciEmbUg,
+                sciUg: sci.sciUg,
+                provenance,
+            });
+            await tx.insertSamples(id, telemetry.collected({ fromS: startedS, toS: endedS }), telemetry.energySource === 'sim' ? 'sim' : 'nvidia-smi');
+            await tx.insertRequests(id, toStoredRequests(requests, fromS, toS));
+        });
+        writeArtifacts(artifactDir, telemetry.collected({ fromS: startedS, toS: endedS }), requests);
+        exLog.info({ tokensOut, energyJ: m.energyJ, sciUg: sci.sciUg, ciRel: final.ciRel }, 'experiment ok');
+    }
+    catch (err) {
+        await load?.stop().catch(() => { });
+        const reason = signal.aborted ? signal.reason : err;
+        const status = reason instanceof ThermalAbort ? 'aborted_thermal' : reason instanceof Interrupted || reason instanceof TelemetryLost || (deps.signal?.aborted && reason === deps.signal.reason) ? 'interrupted' : 'failed';
+        const message = reason instanceof Error ? reason.message : String(reason);
+        if (server && status !== 'aborted_thermal') {
+            // A dead, hung or misbehaving engine is not reused; after a thermal abort the server is fine.
+            await deps.pool.discard(server);
+        }
+        const endedS = clock.now();
+        await store.transaction(async (tx) => {
+            await tx.updateExperiment(id, {
+                status,
+                error: message.slice(0, 4000),
+                endedAt: iso(endedS),
+                windowStartTS: fromS,
+                windowEndTS: toS,
+                maxTempC: watchdog.maxTempC(),
+                provenance,
+            });
+            await tx.insertSamples(id, telemetry.collected({ fromS: startedS, toS: endedS }), telemetry.energySource === 'sim' ? 'sim' : 'nvidia-smi');
+            if (load)
+                await tx.insertRequests(id, toStoredRequests(load.requests(), fromS ?? Infinity, toS ?? -Infinity));
+        });
+        writeArtifacts(artifactDir, telemetry.collected({ fromS: startedS, toS: endedS }), load?.requests() ?? []);
+        exLog.warn({ status, error: message }, 'experiment did not complete');
+    }
+    finally {
+        if (budgetTimer)
+            clearTimeout(budgetTimer);
+        watchdog.stop();
+        offTelemetryError();
+    }
+    const record = await store.getExperiment(id);
+    if (!record)
+        throw new Error(`experiment ${id} vanished from the store`);
+    return record;
+}
+function windowCi(load, telemetry, fromS, toS) {
+    const segments = load.segments(fromS, toS);
+    const energies = telemetry.meter.segmentEnergies(segments);
+    const covered = segments.map((s, i) => ({ energyJ: energies[i], tokens: s.tokens })).filter((x) => x.energyJ !== null && x.energyJ !== undefined);
+    return ratioConfidence(covered);
+}
+async function bpbFor(server, config, ctx, deps) {
+    const text = deps.bpbText;
+    const checkpoint = config.model.variants?.[config.quant] ?? config.model.id;
+    const key = JSON.stringify([config.engine, checkpoint, config.quant, text.sha256]);
+    const cached = await deps.store.getBpbCache(key);
+    if (cached)
+        return cached.bpb;
+    const r = await server.bpb(config, text.text, ctx);
+    await deps.store.putBpbCache({ key, engine: config.engine, model: checkpoint, quant: config.quant, textSha256: text.sha256, bpb: r.bpb, scoredBytes: r.bytes, scoredTokens: r.tokens, method: r.method });
+    return r.bpb;
+}
+function toStoredRequests(requests, fromS, toS) {
+    return requests.map((r, seq) => ({
+        seq,
+        inWindow: r.success && r.endS >= fromS && r.endS <= toS,
+        startTS: r.startS,
+        endTS: r.endS,
+        success: r.success,
+        error: r.error,
+        inputTokens: r.promptTokens,
+        outputTokens: r.outputTokens,
+        ttftMs: r.ttftMs,
+        itlMeanMs: r.itlMs.length > 0 ? r.itlMs.reduce((a, b) => a + b, 0) / r.itlMs.length : null,
+        itlMaxMs: r.itlMs.length > 0 ? Math.max(...r.itlMs) : null,
+        e2eMs: r.e2eMs,
+    }));
+}
+function writeArtifacts(dir, samples, requests) {
+    const cols = ['tS', 'gpuIndex', 'powerW', 'powerInstantW', 'tempC', 'memTempC', 'smClockMhz', 'memClockMhz', 'fanPct', 'utilPct', 'memUsedMib', 'eventReasons'];
+    const csv = [cols.join(','), ...samples.map((s) => cols.map((c) => (s[c] === null ? '' : c === 'eventReasons' ? `0x${s[c].toString(16)}` : String(s[c]))).join(','))].join('\n');
+    writeFileSync(join(dir, 'telemetry.csv'), `${csv}\n`);
+    writeFileSync(join(dir, 'requests.jsonl'), requests.map((r) => JSON.stringify(r)).join('\n') + (requests.length ? '\n' : ''));
+}
+export { Interrupted };
+//# sourceMappingURL=experiment.js.map

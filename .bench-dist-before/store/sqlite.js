@@ -1,0 +1,761 @@
+/**
+ * The SQLite implementation of Store (better-sqlite3 12.x).
+ *
+ * Durability: WAL mode with synchronous=FULL, and every write commits in its own transaction unless the
+ * caller groups writes with transaction(). A completed experiment therefore survives a crash of the
+ * process and a power cut; an experiment half-written inside transaction() disappears as a whole.
+ * (synchronous=NORMAL, SQLite's usual WAL setting, may lose the last commits on power loss: results that
+ * took minutes of GPU time are worth one fsync each.)
+ *
+ * Async transactions over a synchronous driver: while transaction(fn) awaits, other callers' operations
+ * wait for it (the `openTx` gate), and operations issued from inside fn (tracked with AsyncLocalStorage)
+ * join it. Without the gate an unrelated write issued during an await would silently become part of
+ * the transaction and vanish with its rollback.
+ */
+import { AsyncLocalStorage } from 'node:async_hooks';
+import { randomBytes } from 'node:crypto';
+import { closeSync, mkdtempSync, openSync, rmSync, statSync, statfsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import Database from 'better-sqlite3';
+import { StoreError } from '../errors.js';
+import { LATEST_SCHEMA_VERSION, MIGRATIONS, SCHEMA_VERSION_TABLE_SQL, assertMigrationsOrdered } from './migrations.js';
+import { BPB_CACHE_COLUMNS, EXPERIMENT_COLUMNS, NOTE_COLUMNS, REQUEST_COLUMNS, RUN_COLUMNS, SAMPLE_COLUMNS, StoreInputError, } from './types.js';
+/** How long a writer waits for another process's lock before SQLITE_BUSY. */
+export const BUSY_TIMEOUT_MS = 5000;
+const txContext = new AsyncLocalStorage();
+const nowIso = () => new Date().toISOString();
+// ---------------------------------------------------------------------------------------------------
+// Opening
+/**
+ * Opens (and creates, unless readonly) the results database at `path`, migrating it to the latest
+ * schema. A missing parent directory is an error, not created: a mistyped --db should not scatter
+ * directories. ':memory:' gives a private in-memory db (tests).
+ */
+export function openSqliteStore(path, opts = {}) {
+    const readonly = opts.readonly === true;
+    const memory = path === ':memory:';
+    const location = memory ? path : resolve(path);
+    if (!memory)
+        checkPathForOpen(location, readonly);
+    let db;
+    try {
+        db = new Database(location, { readonly, fileMustExist: readonly, timeout: BUSY_TIMEOUT_MS });
+    }
+    catch (error) {
+        throw toStoreError(error, location, 'open');
+    }
+    try {
+        db.pragma('foreign_keys = ON');
+        if (!readonly) {
+            // The first statement that reads the file: a non-database file fails here with SQLITE_NOTADB.
+            const mode = db.pragma('journal_mode = WAL', { simple: true });
+            if (!memory && mode !== 'wal') {
+                throw new StoreError(`${location}: SQLite could not switch to WAL mode (journal_mode is ${String(mode)}); WAL needs a local ` +
+                    `filesystem with shared-memory support (not NFS or a read-only mount): choose another --db path`);
+            }
+            db.pragma('synchronous = FULL');
+        }
+        const store = new SqliteStore(db, location, readonly);
+        if (!readonly) {
+            store.openedMigration = store.migrateSync();
+            return store;
+        }
+        if (store.checkReadableVersion() === 'current')
+            return store;
+        // Older schema whose missing migrations change what queries read (new columns, tables, view).
+        const copy = migratedCopy(db, location);
+        db.close();
+        (opts.onNotice ?? ((m) => process.stderr.write(`${m}\n`)))(`note: ${location} has schema version ${copy.fromVersion}, this carbonbench reads version ` +
+            `${LATEST_SCHEMA_VERSION}; reading a migrated temporary copy (the file itself is not changed). ` +
+            `\`carbonbench migrate --db ${location}\` upgrades it in place and makes this faster.`);
+        return copy.store;
+    }
+    catch (error) {
+        if (db.open)
+            db.close();
+        throw toStoreError(error, location, 'open');
+    }
+}
+/**
+ * A read-only open of an older database: `VACUUM INTO` a private temporary file (works on a read-only
+ * connection and gives a consistent snapshot even while a run writes), migrate that copy, and open it
+ * read-only. The store keeps the original path as its `location` (messages name the user's file) and
+ * deletes the copy on close(). A copy of a large database costs seconds, which is why the notice points
+ * to `carbonbench migrate`.
+ */
+function migratedCopy(source, location) {
+    const dir = mkdtempSync(join(tmpdir(), 'carbonbench-migrated-'));
+    const removeDir = () => rmSync(dir, { recursive: true, force: true });
+    const path = join(dir, 'results.db');
+    try {
+        source.prepare('VACUUM INTO ?').run(path);
+        const writable = new Database(path, { timeout: BUSY_TIMEOUT_MS });
+        let fromVersion;
+        try {
+            fromVersion = new SqliteStore(writable, path, false).migrateSync().fromVersion;
+        }
+        finally {
+            writable.close();
+        }
+        const db = new Database(path, { readonly: true, fileMustExist: true, timeout: BUSY_TIMEOUT_MS });
+        db.pragma('foreign_keys = ON');
+        return { store: new SqliteStore(db, location, true, { dataPath: path, onClose: removeDir }), fromVersion };
+    }
+    catch (error) {
+        removeDir();
+        throw error;
+    }
+}
+/** What opening `store` migrated (versions before and after); null for read-only or non-SQLite stores. */
+export function migrationOnOpen(store) {
+    return store instanceof SqliteStore ? store.openedMigration : null;
+}
+/**
+ * The file a store's data is read from: its location, or the migrated temporary copy of an older
+ * database opened read-only. A second connection (src/analysis/query.ts) must open this one.
+ */
+export function sqliteDataPath(store) {
+    return store instanceof SqliteStore ? store.dataPath : store.location;
+}
+function checkPathForOpen(location, readonly) {
+    const dir = dirname(location);
+    const dirProblem = directoryProblem(dir);
+    if (dirProblem !== null) {
+        throw new StoreInputError(`cannot open ${location}: ${dirProblem}; create it or pass another --db path`);
+    }
+    let isDirectory = false;
+    let exists = true;
+    try {
+        isDirectory = statSync(location).isDirectory();
+    }
+    catch (error) {
+        if (errnoCode(error) !== 'ENOENT')
+            throw toStoreError(error, location, 'open');
+        exists = false;
+    }
+    if (isDirectory) {
+        throw new StoreInputError(`cannot open ${location}: it is a directory; --db expects a file path such as ${join(location, 'results.db')}`);
+    }
+    if (readonly && !exists) {
+        throw new StoreInputError(`cannot open ${location}: the file does not exist, so there are no results to read; ` +
+            `run \`carbonbench run\` first or pass --db with the path of an existing results.db`);
+    }
+}
+/** null when `dir` is an existing directory, else what is wrong with it. */
+function directoryProblem(dir) {
+    try {
+        if (!statSync(dir).isDirectory())
+            return `${dir} is not a directory`;
+        return null;
+    }
+    catch (error) {
+        const code = errnoCode(error);
+        if (code === 'ENOENT')
+            return `directory ${dir} does not exist`;
+        if (code === 'ENOTDIR')
+            return `${dir} is not a directory (a part of it is a file)`;
+        return `cannot access directory ${dir} (${code ?? String(error)})`;
+    }
+}
+/**
+ * Whether results.db can be written at `path`, for `carbonbench doctor`. Works whether or not the file
+ * exists, and leaves nothing behind: it creates and removes one uniquely named probe file in the
+ * directory (SQLite must be able to create `-wal` and `-shm` files there), and opens an existing file
+ * for reading and writing without changing it. Creating a file is the only test that root's permission
+ * bypass does not fool on a read-only filesystem.
+ */
+export function checkWritable(path) {
+    const location = resolve(path);
+    const dir = dirname(location);
+    const dirProblem = directoryProblem(dir);
+    if (dirProblem !== null)
+        return { ok: false, reason: dirProblem };
+    const probe = join(dir, `.carbonbench-write-probe-${process.pid}-${randomBytes(6).toString('hex')}`);
+    let created = false;
+    try {
+        closeSync(openSync(probe, 'wx'));
+        created = true;
+    }
+    catch (error) {
+        return { ok: false, reason: `cannot create files in ${dir}: ${describeFsError(error)}` };
+    }
+    finally {
+        if (created)
+            rmSync(probe, { force: true });
+    }
+    try {
+        const stat = statSync(location);
+        if (stat.isDirectory())
+            return { ok: false, reason: `${location} is a directory, not a database file` };
+        closeSync(openSync(location, 'r+')); // read/write, no create, no truncate
+    }
+    catch (error) {
+        if (errnoCode(error) !== 'ENOENT') {
+            return { ok: false, reason: `cannot open ${location} for writing: ${describeFsError(error)}` };
+        }
+    }
+    return { ok: true };
+}
+// ---------------------------------------------------------------------------------------------------
+// The store
+class SqliteStore {
+    location;
+    readonly;
+    db;
+    statements = new Map();
+    /** Resolves when the transaction in progress ends; null when none is open. */
+    openTx = null;
+    savepointSeq = 0;
+    closed = false;
+    /** What the opener's migration did (writable opens). */
+    openedMigration = null;
+    /** Where the data is: `location`, or a migrated temporary copy of it (sqliteDataPath). */
+    dataPath;
+    onClose;
+    constructor(db, location, readonly, copy = null) {
+        this.db = db;
+        this.location = location;
+        this.readonly = readonly;
+        this.dataPath = copy?.dataPath ?? location;
+        this.onClose = copy?.onClose ?? null;
+    }
+    // --- schema ---------------------------------------------------------------------------------------
+    /** Synchronous migration, used by the opener. */
+    migrateSync() {
+        assertMigrationsOrdered();
+        // IMMEDIATE: two processes opening a new db at once serialize here; the second sees the first's work.
+        const migrate = this.db.transaction(() => {
+            this.refuseForeignDatabase();
+            this.db.exec(SCHEMA_VERSION_TABLE_SQL);
+            const fromVersion = this.currentVersion();
+            this.refuseNewerVersion(fromVersion);
+            const applied = [];
+            const record = this.db.prepare('INSERT INTO schema_version (version, name, applied_at) VALUES (?, ?, ?)');
+            for (const migration of MIGRATIONS) {
+                if (migration.version <= fromVersion)
+                    continue;
+                this.db.exec(migration.sql);
+                record.run(migration.version, migration.name, nowIso());
+                applied.push(migration.version);
+            }
+            return { fromVersion, toVersion: Math.max(fromVersion, LATEST_SCHEMA_VERSION), applied };
+        });
+        // Each pending migration could get its own transaction; one for all of them is simpler and equally
+        // safe (all or nothing), and a db is only ever a few versions behind.
+        return migrate.immediate();
+    }
+    /**
+     * For a read-only open: refuses what is not a carbonbench database or is newer than this build;
+     * 'older' when a migration that queries depend on is missing (the opener then reads a migrated copy).
+     */
+    checkReadableVersion() {
+        if (!this.tableNames().includes('schema_version')) {
+            this.refuseForeignDatabase();
+            throw new StoreInputError(`${this.location} holds no carbonbench results yet (empty database): run \`carbonbench run\` first ` +
+                `or pass --db with the path of an existing results.db`);
+        }
+        const version = this.currentVersion();
+        this.refuseNewerVersion(version);
+        // Missing migrations that only add indexes change speed, not answers: read the file as it is.
+        const missing = MIGRATIONS.filter((m) => m.version > version);
+        return missing.every((m) => m.readCompatible === true) ? 'current' : 'older';
+    }
+    tableNames() {
+        const rows = this.db
+            .prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name")
+            .all();
+        return rows.map((r) => r.name);
+    }
+    /** Never write into somebody else's SQLite file. */
+    refuseForeignDatabase() {
+        const tables = this.tableNames();
+        if (tables.length > 0 && !tables.includes('schema_version')) {
+            const shown = tables.slice(0, 5).join(', ') + (tables.length > 5 ? ', …' : '');
+            throw new StoreInputError(`${this.location} is an SQLite database but not a carbonbench results database (tables: ${shown}; ` +
+                `no schema_version table). carbonbench will not write into it: pass --db with another path.`);
+        }
+    }
+    refuseNewerVersion(version) {
+        if (version <= LATEST_SCHEMA_VERSION)
+            return;
+        const row = this.db.prepare('SELECT name FROM schema_version WHERE version = ?').get(version);
+        throw new StoreInputError(`${this.location} was written by a newer carbonbench: schema version ${version}` +
+            `${row ? ` ("${row.name}")` : ''}, but this carbonbench knows versions up to ${LATEST_SCHEMA_VERSION}. ` +
+            `Upgrade carbonbench (npm install -g carbonbench@latest) or pass --db with another path. Nothing was changed.`);
+    }
+    currentVersion() {
+        const row = this.db.prepare('SELECT MAX(version) AS v FROM schema_version').get();
+        return row.v ?? 0;
+    }
+    async migrate() {
+        return this.write('migrate', () => this.migrateSync());
+    }
+    async schemaVersion() {
+        return this.read('schemaVersion', () => this.currentVersion());
+    }
+    // --- runs -----------------------------------------------------------------------------------------
+    async createRun(run) {
+        return this.write('createRun', () => this.insertRow('runs', RUN_COLUMNS, { ...run, status: run.status ?? 'running', startedAt: run.startedAt ?? nowIso() }));
+    }
+    async updateRunStatus(id, status) {
+        return this.write(`updateRunStatus(run ${id})`, () => {
+            const endedAt = status === 'running' ? null : nowIso();
+            const info = this.stmt('UPDATE runs SET status = ?, ended_at = ? WHERE id = ?').run(status, endedAt, id);
+            if (info.changes === 0)
+                throw new StoreError(`no run with id ${id} in ${this.location}`);
+        });
+    }
+    async getRun(id) {
+        return this.read(`getRun(${id})`, () => {
+            const row = this.stmt('SELECT * FROM runs WHERE id = ?').get(id);
+            return row === undefined ? null : fromRow(RUN_COLUMNS, row);
+        });
+    }
+    async listRuns() {
+        return this.read('listRuns', () => this.stmt('SELECT * FROM runs ORDER BY id').all().map((r) => fromRow(RUN_COLUMNS, r)));
+    }
+    // --- experiments ----------------------------------------------------------------------------------
+    async insertExperiment(row) {
+        return this.write('insertExperiment', () => this.insertRow('experiments', EXPERIMENT_COLUMNS, { ...row, createdAt: nowIso() }));
+    }
+    async updateExperiment(id, patch) {
+        return this.write(`updateExperiment(${id})`, () => {
+            const sets = [];
+            const values = [];
+            for (const [key, value] of Object.entries(patch)) {
+                if (value === undefined)
+                    continue;
+                if (key === 'id' || key === 'runId' || key === 'createdAt' || !(key in EXPERIMENT_COLUMNS)) {
+                    throw new StoreError(`updateExperiment: field \`${key}\` cannot be updated (unknown or part of the identity)`);
+                }
+                const [column, kind] = EXPERIMENT_COLUMNS[key];
+                sets.push(`${column} = ?`);
+                values.push(toDb(kind, value, `experiments.${column}`));
+            }
+            const found = sets.length === 0
+                ? this.stmt('SELECT 1 FROM experiments WHERE id = ?').get(id) !== undefined // nothing to set: still check the id
+                : this.stmt(`UPDATE experiments SET ${sets.join(', ')} WHERE id = ?`).run(...values, id).changes > 0;
+            if (!found)
+                throw new StoreError(`no experiment with id ${id} in ${this.location}`);
+        });
+    }
+    async getExperiment(id) {
+        return this.read(`getExperiment(${id})`, () => {
+            const row = this.stmt('SELECT * FROM experiments WHERE id = ?').get(id);
+            return row === undefined ? null : fromRow(EXPERIMENT_COLUMNS, row);
+        });
+    }
+    async listExperiments(filter = {}) {
+        return this.read('listExperiments', () => {
+            const where = [];
+            const values = [];
+            if (filter.runId !== undefined) {
+                where.push('run_id = ?');
+                values.push(filter.runId);
+            }
+            if (filter.status !== undefined) {
+                const statuses = typeof filter.status === 'string' ? [filter.status] : filter.status;
+                if (statuses.length === 0)
+                    return [];
+                where.push(`status IN (${statuses.map(() => '?').join(', ')})`);
+                values.push(...statuses);
+            }
+            for (const [key, column] of [['engine', 'engine'], ['model', 'model'], ['phase', 'phase']]) {
+                const value = filter[key];
+                if (value !== undefined) {
+                    where.push(`${column} = ?`);
+                    values.push(value);
+                }
+            }
+            if (filter.simulated !== undefined) {
+                where.push('simulated = ?');
+                values.push(filter.simulated ? 1 : 0);
+            }
+            let sql = `SELECT * FROM experiments${where.length > 0 ? ` WHERE ${where.join(' AND ')}` : ''} ORDER BY id`;
+            if (filter.limit !== undefined) {
+                if (!Number.isInteger(filter.limit) || filter.limit < 0) {
+                    throw new StoreError(`listExperiments: expected \`limit\` to be a non-negative integer, got ${filter.limit}`);
+                }
+                sql += ' LIMIT ?';
+                values.push(filter.limit);
+            }
+            return this.stmt(sql).all(...values).map((r) => fromRow(EXPERIMENT_COLUMNS, r));
+        });
+    }
+    // --- samples and requests -------------------------------------------------------------------------
+    async insertSamples(experimentId, samples, source) {
+        return this.write(`insertSamples(experiment ${experimentId})`, () => this.insertMany('samples', SAMPLE_COLUMNS, experimentId, samples.map((s) => ({ ...s, source }))));
+    }
+    async listSamples(experimentId) {
+        return this.read(`listSamples(experiment ${experimentId})`, () => this.stmt('SELECT * FROM samples WHERE experiment_id = ? ORDER BY t_s, gpu_index, id').all(experimentId).map((r) => fromRow(SAMPLE_COLUMNS, r)));
+    }
+    async insertRequests(experimentId, rows) {
+        return this.write(`insertRequests(experiment ${experimentId})`, () => this.insertMany('requests', REQUEST_COLUMNS, experimentId, rows));
+    }
+    async listRequests(experimentId) {
+        return this.read(`listRequests(experiment ${experimentId})`, () => this.stmt('SELECT * FROM requests WHERE experiment_id = ? ORDER BY seq').all(experimentId).map((r) => fromRow(REQUEST_COLUMNS, r)));
+    }
+    // --- notes and BPB cache --------------------------------------------------------------------------
+    async addNote(runId, kind, text, experimentId = null) {
+        return this.write(`addNote(run ${runId})`, () => {
+            if (kind.trim() === '')
+                throw new StoreError('addNote: expected `kind` to be a non-empty string, got ""');
+            return this.insertRow('notes', NOTE_COLUMNS, { runId, kind, text, experimentId, createdAt: nowIso() });
+        });
+    }
+    async listNotes(runId) {
+        return this.read(`listNotes(run ${runId})`, () => this.stmt('SELECT * FROM notes WHERE run_id = ? ORDER BY id').all(runId).map((r) => fromRow(NOTE_COLUMNS, r)));
+    }
+    async getBpbCache(key) {
+        return this.read('getBpbCache', () => {
+            const row = this.stmt('SELECT * FROM bpb_cache WHERE cache_key = ?').get(key);
+            return row === undefined ? null : fromRow(BPB_CACHE_COLUMNS, row);
+        });
+    }
+    async putBpbCache(entry) {
+        return this.write('putBpbCache', () => {
+            const full = { scoredTokens: null, method: null, createdAt: nowIso(), ...entry };
+            const keys = Object.keys(BPB_CACHE_COLUMNS);
+            const columns = keys.map((k) => BPB_CACHE_COLUMNS[k][0]);
+            const values = keys.map((k) => toDb(BPB_CACHE_COLUMNS[k][1], full[k], `bpb_cache.${BPB_CACHE_COLUMNS[k][0]}`));
+            // ON CONFLICT … DO UPDATE: the upsert that SQLite (≥ 3.24) and PostgreSQL both understand.
+            const updates = columns.filter((c) => c !== 'cache_key').map((c) => `${c} = excluded.${c}`);
+            this.stmt(`INSERT INTO bpb_cache (${columns.join(', ')}) VALUES (${columns.map(() => '?').join(', ')}) ` +
+                `ON CONFLICT (cache_key) DO UPDATE SET ${updates.join(', ')}`).run(...values);
+        });
+    }
+    // --- transactions ---------------------------------------------------------------------------------
+    async transaction(fn) {
+        const outer = this.ownTransaction();
+        if (outer !== undefined)
+            return this.savepoint(outer, fn);
+        while (this.openTx !== null)
+            await this.openTx;
+        this.assertOpen('transaction');
+        let release = () => undefined;
+        this.openTx = new Promise((r) => {
+            release = r;
+        });
+        const state = { store: this, active: true, nestedBusy: false };
+        try {
+            // IMMEDIATE takes the write lock now, so a concurrent writer (another process) makes us wait up to
+            // the busy timeout at BEGIN instead of failing at the first write. A read-only db cannot take it.
+            this.exec('transaction', () => this.db.exec(this.readonly ? 'BEGIN' : 'BEGIN IMMEDIATE'));
+            let result;
+            try {
+                result = await txContext.run(state, () => fn(this));
+            }
+            catch (error) {
+                state.active = false;
+                this.rollbackQuietly();
+                throw error;
+            }
+            state.active = false;
+            try {
+                this.exec('transaction (commit)', () => this.db.exec('COMMIT'));
+            }
+            catch (error) {
+                this.rollbackQuietly();
+                throw error;
+            }
+            return result;
+        }
+        finally {
+            state.active = false;
+            this.openTx = null;
+            release();
+        }
+    }
+    async savepoint(outer, fn) {
+        if (outer.nestedBusy) {
+            throw new StoreError('transaction: a nested transaction is already running at this level; await nested transactions one at a time');
+        }
+        const name = `carbonbench_sp_${++this.savepointSeq}`;
+        outer.nestedBusy = true;
+        const inner = { store: this, active: true, nestedBusy: false };
+        try {
+            this.exec('transaction (savepoint)', () => this.db.exec(`SAVEPOINT ${name}`));
+            let result;
+            try {
+                result = await txContext.run(inner, () => fn(this));
+            }
+            catch (error) {
+                inner.active = false;
+                if (this.db.inTransaction) {
+                    this.db.exec(`ROLLBACK TO ${name}`);
+                    this.db.exec(`RELEASE ${name}`);
+                }
+                throw error;
+            }
+            inner.active = false;
+            this.exec('transaction (release)', () => this.db.exec(`RELEASE ${name}`));
+            return result;
+        }
+        finally {
+            inner.active = false;
+            outer.nestedBusy = false;
+        }
+    }
+    rollbackQuietly() {
+        try {
+            if (this.db.open && this.db.inTransaction)
+                this.db.exec('ROLLBACK');
+        }
+        catch {
+            // SQLite already rolled back (e.g. after SQLITE_FULL); the original error is the one to report.
+        }
+    }
+    /** The transaction of this store that the current async context runs inside, if any. */
+    ownTransaction() {
+        const state = txContext.getStore();
+        return state !== undefined && state.store === this && state.active ? state : undefined;
+    }
+    async close() {
+        if (this.closed)
+            return;
+        if (this.openTx !== null) {
+            throw new StoreError(`close() on ${this.location} while a transaction is open: await the transaction first`);
+        }
+        this.closed = true;
+        this.statements.clear();
+        this.db.close();
+        this.onClose?.();
+    }
+    // --- plumbing -------------------------------------------------------------------------------------
+    /**
+     * Runs a synchronous operation once no foreign transaction is open. The check and the operation run
+     * in the same tick (no await in between), so no transaction can start in the gap.
+     */
+    async read(operation, op) {
+        if (this.ownTransaction() === undefined) {
+            while (this.openTx !== null)
+                await this.openTx;
+        }
+        this.assertOpen(operation);
+        return this.exec(operation, op);
+    }
+    async write(operation, op) {
+        if (this.readonly) {
+            throw new StoreError(`${operation}: ${this.location} was opened read-only; open it without readonly to write`);
+        }
+        return this.read(operation, op);
+    }
+    exec(operation, op) {
+        try {
+            return op();
+        }
+        catch (error) {
+            throw toStoreError(error, this.location, operation);
+        }
+    }
+    assertOpen(operation) {
+        if (this.closed)
+            throw new StoreError(`${operation}: the store ${this.location} is closed`);
+    }
+    /** Statements are cached by their text; identifiers in the text come from the column maps, never from callers. */
+    stmt(sql) {
+        let statement = this.statements.get(sql);
+        if (statement === undefined) {
+            statement = this.db.prepare(sql);
+            this.statements.set(sql, statement);
+        }
+        return statement;
+    }
+    /** INSERT of the defined fields of `values`; returns the new id (RETURNING: SQLite ≥ 3.35 and PostgreSQL). */
+    insertRow(table, map, values) {
+        const columns = [];
+        const params = [];
+        for (const [key, value] of Object.entries(values)) {
+            if (value === undefined)
+                continue;
+            if (!(key in map))
+                throw new StoreError(`insert into ${table}: unknown field \`${key}\``);
+            const [column, kind] = map[key];
+            columns.push(column);
+            params.push(toDb(kind, value, `${table}.${column}`));
+        }
+        const sql = `INSERT INTO ${table} (${columns.join(', ')}) VALUES (${columns.map(() => '?').join(', ')}) RETURNING id`;
+        // Fix (issue 6, tests/faults/disk.test.ts): `.get()` steps once and resets the statement; with
+        // RETURNING in autocommit mode the commit happens at that reset, whose error better-sqlite3 does not
+        // report. On a full disk createRun/insertExperiment returned an id for a row that was rolled back
+        // (then "FOREIGN KEY constraint failed" further on). `.all()` steps to the end, so a failed commit throws.
+        const rows = this.stmt(sql).all(...params);
+        return rows[0].id;
+    }
+    /** Bulk INSERT with one prepared statement in one transaction (a savepoint inside an open one). */
+    insertMany(table, map, experimentId, rows) {
+        const keys = Object.keys(map);
+        const columns = keys.map((k) => map[k][0]);
+        const statement = this.stmt(`INSERT INTO ${table} (experiment_id, ${columns.join(', ')}) VALUES (?, ${columns.map(() => '?').join(', ')})`);
+        const insertAll = this.db.transaction((all) => {
+            all.forEach((row, i) => {
+                const values = keys.map((k) => toDb(map[k][1], row[k], `${table}.${map[k][0]} (row ${i})`));
+                statement.run(experimentId, ...values);
+            });
+            return all.length;
+        });
+        return insertAll(rows);
+    }
+}
+// ---------------------------------------------------------------------------------------------------
+// Values
+const MAX_U64 = (1n << 64n) - 1n;
+/** TypeScript value → SQLite value. Throws StoreError naming the column for values SQLite would mangle. */
+function toDb(kind, value, column) {
+    if (value === null || value === undefined)
+        return null;
+    switch (kind) {
+        case 'text':
+            if (typeof value !== 'string')
+                break;
+            return value;
+        case 'int':
+        case 'real':
+            if (typeof value !== 'number')
+                break;
+            // SQLite stores NaN as NULL without a word; a missing figure must be null on purpose.
+            if (!Number.isFinite(value))
+                throw new StoreError(`${column}: expected a finite number, got ${value}`);
+            if (kind === 'int' && !Number.isInteger(value))
+                throw new StoreError(`${column}: expected an integer, got ${value}`);
+            return value;
+        case 'bool':
+            if (typeof value !== 'boolean')
+                break;
+            return value ? 1 : 0;
+        case 'json':
+            return canonicalJson(value, column);
+        case 'hex64':
+            if (typeof value !== 'bigint')
+                break;
+            if (value < 0n || value > MAX_U64) {
+                throw new StoreError(`${column}: expected an unsigned 64-bit bitmask, got ${value}`);
+            }
+            return `0x${value.toString(16).padStart(16, '0')}`;
+    }
+    throw new StoreError(`${column}: expected ${kind}, got ${typeof value} ${String(value)}`);
+}
+function fromDb(kind, value) {
+    if (value === null || value === undefined)
+        return null;
+    switch (kind) {
+        case 'bool':
+            return value === 1;
+        case 'json':
+            return JSON.parse(String(value));
+        case 'hex64':
+            return BigInt(String(value));
+        default:
+            return value;
+    }
+}
+function fromRow(map, row) {
+    const out = {};
+    for (const key of Object.keys(map)) {
+        const [column, kind] = map[key];
+        out[key] = fromDb(kind, row[column]);
+    }
+    // Every key of T is filled from the complete column map, with the value kind that the map declares.
+    return out;
+}
+/**
+ * JSON with object keys sorted at every level, so the same config always gives the same text (SQL
+ * equality finds duplicates). Non-finite numbers are refused instead of becoming `null`.
+ */
+function canonicalJson(value, column) {
+    const normalize = (v) => {
+        if (typeof v === 'number' && !Number.isFinite(v)) {
+            throw new StoreError(`${column}: JSON cannot hold ${v}`);
+        }
+        if (typeof v === 'bigint')
+            throw new StoreError(`${column}: JSON cannot hold a bigint (${v}); store it as a string`);
+        if (Array.isArray(v))
+            return v.map(normalize);
+        if (v !== null && typeof v === 'object') {
+            const sorted = {};
+            for (const key of Object.keys(v).sort())
+                sorted[key] = normalize(v[key]);
+            return sorted;
+        }
+        return v;
+    };
+    return JSON.stringify(normalize(value));
+}
+// ---------------------------------------------------------------------------------------------------
+// Errors
+function errnoCode(error) {
+    if (typeof error === 'object' && error !== null && 'code' in error) {
+        const code = error.code;
+        return typeof code === 'string' ? code : undefined;
+    }
+    return undefined;
+}
+function describeFsError(error) {
+    const code = errnoCode(error);
+    switch (code) {
+        case 'EROFS':
+            return 'read-only filesystem (EROFS)';
+        case 'EACCES':
+        case 'EPERM':
+            return `permission denied (${code})`;
+        case 'ENOSPC':
+            return 'no space left on device (ENOSPC)';
+        default:
+            return error instanceof Error ? error.message : String(error);
+    }
+}
+/** Whether the filesystem holding `location` has less than 1 MiB left (false when it cannot tell). */
+function nearlyFull(location) {
+    try {
+        const fs = statfsSync(dirname(location));
+        return fs.bavail * fs.bsize < 1024 * 1024;
+    }
+    catch {
+        return false;
+    }
+}
+/** Maps a driver or filesystem error to a StoreError that names the path and what to do. */
+function toStoreError(error, location, operation) {
+    if (error instanceof StoreError)
+        return error;
+    const code = errnoCode(error) ?? '';
+    const message = error instanceof Error ? error.message : String(error);
+    const details = { cause: error };
+    if (code.startsWith('SQLITE_READONLY') || code === 'EROFS') {
+        return new StoreError(`${operation}: ${location} is read-only (${message}): the filesystem, the file or its directory does not ` +
+            `allow writing. Pass --db with a writable path, or fix the permissions.`, details);
+    }
+    if (code.startsWith('SQLITE_CANTOPEN')) {
+        return new StoreError(`${operation}: cannot open ${location} (${message}): it must be a file in a directory you can write ` +
+            `(SQLite also creates ${location}-wal and -shm beside it). Pass --db with another path.`, details);
+    }
+    if (code === 'SQLITE_NOTADB') {
+        return new StoreInputError(`${location} is not an SQLite database (${message}): pass --db with a results.db written by carbonbench, ` +
+            `or a path where a new one may be created.`, details);
+    }
+    if (code.startsWith('SQLITE_CORRUPT')) {
+        return new StoreError(`${location} is corrupt (${message}): restore it from a backup or pass --db with a new path ` +
+            `(\`sqlite3 ${location} .recover\` may salvage rows).`, details);
+    }
+    if (code.startsWith('SQLITE_BUSY') || code.startsWith('SQLITE_LOCKED')) {
+        return new StoreError(`${operation}: ${location} stayed locked by another process for more than ${BUSY_TIMEOUT_MS} ms (${message}): ` +
+            `is another carbonbench writing to it? Wait for it or use another --db.`, details);
+    }
+    if (code.startsWith('SQLITE_FULL') || code === 'ENOSPC') {
+        return new StoreError(`${operation}: the disk holding ${location} is full (${message}): free space and retry.`, details);
+    }
+    if (code.startsWith('SQLITE_IOERR')) {
+        // Fix (issue 6, tests/faults/disk.test.ts): on a full disk SQLite often reports a bare "disk I/O error"
+        // (the -shm or -wal file cannot grow), which sent the user looking for a broken disk.
+        if (nearlyFull(location)) {
+            return new StoreError(`${operation}: the disk holding ${location} is full (${message}): free space and retry.`, details);
+        }
+        return new StoreError(`${operation}: I/O error on ${location} (${message}): check the disk and the filesystem.`, details);
+    }
+    if (code.startsWith('SQLITE_CONSTRAINT')) {
+        return new StoreError(`${operation}: rejected by ${location}: ${message}`, details);
+    }
+    return new StoreError(`${operation} failed on ${location}: ${message}`, details);
+}
+//# sourceMappingURL=sqlite.js.map
