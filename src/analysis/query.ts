@@ -114,6 +114,9 @@ export interface ResultRow {
   startedAt: string | null;
   endedAt: string | null;
   host: string | null;
+  /** The shared study (`run --study`) and the Optuna trial that claimed the config; null for a plain run. */
+  study: string | null;
+  trialNumber: number | null;
   runStatus: string;
   /** Issue 9: what energyBoundaryJ covers; SCI used energyBoundaryJ (energyJ stays the GPU board's). */
   boundary: Boundary | null;
@@ -178,6 +181,8 @@ export const RESULT_COLUMNS: ColumnMap<ResultRow> = {
   startedAt: ['started_at', 'text'],
   endedAt: ['ended_at', 'text'],
   host: ['host', 'text'],
+  study: ['study', 'text'],
+  trialNumber: ['trial_number', 'int'],
   runStatus: ['run_status', 'text'],
   boundary: ['boundary', 'text'],
   energyBoundaryJ: ['energy_boundary_j', 'real'],

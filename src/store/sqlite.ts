@@ -59,6 +59,12 @@ export const UID_TABLES: ReadonlySet<string> = new Set(['runs', 'experiments']);
 
 /** How long a writer waits for another process's lock before SQLITE_BUSY. */
 export const BUSY_TIMEOUT_MS = 5000;
+/**
+ * The same while opening (WAL switch and migrations): several study workers start on one results.db at
+ * once (issue 10) and queue behind each other's migrations; on a loaded 2-core machine 5 s was seen to
+ * run out there (tests/e2e/distributed.test.ts). Waiting longer once, at open, costs nothing.
+ */
+export const OPEN_BUSY_TIMEOUT_MS = 30_000;
 
 export interface SqliteStoreOptions {
   /** Open an existing db for queries only: no migration, no writes. */
@@ -99,7 +105,7 @@ export function openSqliteStore(path: string, opts: SqliteStoreOptions = {}): St
 
   let db: Database.Database;
   try {
-    db = new Database(location, { readonly, fileMustExist: readonly, timeout: BUSY_TIMEOUT_MS });
+    db = new Database(location, { readonly, fileMustExist: readonly, timeout: readonly ? BUSY_TIMEOUT_MS : OPEN_BUSY_TIMEOUT_MS });
   } catch (error) {
     throw toStoreError(error, location, 'open');
   }
@@ -119,6 +125,7 @@ export function openSqliteStore(path: string, opts: SqliteStoreOptions = {}): St
     const store = new SqliteStore(db, location, readonly);
     if (!readonly) {
       store.openedMigration = store.migrateSync();
+      db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
       return store;
     }
     if (store.checkReadableVersion() === 'current') return store;
@@ -909,7 +916,7 @@ function toStoreError(error: unknown, location: string, operation: string): Stor
   }
   if (code.startsWith('SQLITE_BUSY') || code.startsWith('SQLITE_LOCKED')) {
     return new StoreError(
-      `${operation}: ${location} stayed locked by another process for more than ${BUSY_TIMEOUT_MS} ms (${message}): ` +
+      `${operation}: ${location} stayed locked by another process for more than ${operation === 'open' ? OPEN_BUSY_TIMEOUT_MS : BUSY_TIMEOUT_MS} ms (${message}): ` +
         `is another carbonbench writing to it? Wait for it or use another --db.`,
       details,
     );
