@@ -11,12 +11,11 @@
  * come back as JS numbers (PG_TYPES below), as SQLite's INTEGER does, so a row read from either
  * backend is the same object.
  *
- * Transactions follow the SQLite store's contract (types.ts): calls from outside transaction(fn) wait
- * for it (the `openTx` gate), calls from inside fn join it (AsyncLocalStorage), nesting makes savepoints.
+ * Transactions follow the SQLite store's contract (types.ts), with the same machinery (tx-gate.ts): calls
+ * from outside transaction(fn) wait for it, calls from inside fn join it, nesting makes savepoints.
  * One difference: after a failed statement PostgreSQL refuses every further statement of the
  * transaction until it is rolled back, so catch errors inside fn only around a nested transaction.
  */
-import { AsyncLocalStorage } from 'node:async_hooks';
 import { randomUUID } from 'node:crypto';
 
 import pg from 'pg';
@@ -27,6 +26,7 @@ import { LATEST_SCHEMA_VERSION, MIGRATIONS, SCHEMA_VERSION_TABLE_SQL, assertMigr
 import { toPostgresDdl, toPostgresParams } from './pg-dialect.js';
 import { redactPgUrl, redactSecretsIn } from './pg-url.js';
 import { UID_TABLES, fromRow, toDb } from './sqlite.js';
+import { TxGate } from './tx-gate.js';
 import {
   BPB_CACHE_COLUMNS,
   INTENSITY_CACHE_COLUMNS,
@@ -84,13 +84,6 @@ export const PG_TYPES = new pg.TypeOverrides();
 PG_TYPES.setTypeParser(20, (v: string) => Number(v));
 PG_TYPES.setTypeParser(1700, (v: string) => Number(v));
 
-interface TxState {
-  readonly store: PgStore;
-  active: boolean;
-  nestedBusy: boolean;
-}
-const txContext = new AsyncLocalStorage<TxState>();
-
 const nowIso = (): string => new Date().toISOString();
 
 /** A connected pg.Client with carbonbench's type parsers; errors name the redacted URL. */
@@ -136,8 +129,7 @@ class PgStore implements Store {
   /** The URL as given (it may hold a password): used only to connect and to redact messages. */
   private readonly url: string;
   private readonly translated = new Map<string, string>();
-  private openTx: Promise<void> | null = null;
-  private savepointSeq = 0;
+  private readonly gate: TxGate;
   private closed = false;
 
   constructor(client: pg.Client, url: string, readonly: boolean) {
@@ -145,6 +137,18 @@ class PgStore implements Store {
     this.url = url;
     this.location = redactPgUrl(url);
     this.readonly = readonly;
+    this.gate = new TxGate({
+      begin: 'BEGIN',
+      assertOpen: (operation) => this.assertOpen(operation),
+      exec: (operation, sql) => this.guard(operation, () => this.client.query(sql)),
+      rollback: async () => {
+        await this.client.query('ROLLBACK').catch(() => undefined);
+      },
+      rollbackToSavepoint: async (name) => {
+        await this.client.query(`ROLLBACK TO SAVEPOINT ${name}`).catch(() => undefined);
+        await this.client.query(`RELEASE SAVEPOINT ${name}`).catch(() => undefined);
+      },
+    });
   }
 
   // --- schema ---------------------------------------------------------------------------------------
@@ -437,78 +441,12 @@ class PgStore implements Store {
   // --- transactions ---------------------------------------------------------------------------------
 
   async transaction<T>(fn: (tx: Store) => Promise<T> | T): Promise<T> {
-    const outer = this.ownTransaction();
-    if (outer !== undefined) return this.savepoint(outer, fn);
-
-    while (this.openTx !== null) await this.openTx;
-    this.assertOpen('transaction');
-    let release: () => void = () => undefined;
-    this.openTx = new Promise<void>((r) => {
-      release = r;
-    });
-    const state: TxState = { store: this, active: true, nestedBusy: false };
-    try {
-      await this.guard('transaction', () => this.client.query('BEGIN'));
-      let result: T;
-      try {
-        result = await txContext.run(state, () => fn(this));
-      } catch (error) {
-        state.active = false;
-        await this.client.query('ROLLBACK').catch(() => undefined);
-        throw error;
-      }
-      state.active = false;
-      try {
-        await this.guard('transaction (commit)', () => this.client.query('COMMIT'));
-      } catch (error) {
-        await this.client.query('ROLLBACK').catch(() => undefined);
-        throw error;
-      }
-      return result;
-    } finally {
-      state.active = false;
-      this.openTx = null;
-      release();
-    }
-  }
-
-  private async savepoint<T>(outer: TxState, fn: (tx: Store) => Promise<T> | T): Promise<T> {
-    if (outer.nestedBusy) {
-      throw new StoreError(
-        'transaction: a nested transaction is already running at this level; await nested transactions one at a time',
-      );
-    }
-    const name = `carbonbench_sp_${++this.savepointSeq}`;
-    outer.nestedBusy = true;
-    const inner: TxState = { store: this, active: true, nestedBusy: false };
-    try {
-      await this.guard('transaction (savepoint)', () => this.client.query(`SAVEPOINT ${name}`));
-      let result: T;
-      try {
-        result = await txContext.run(inner, () => fn(this));
-      } catch (error) {
-        inner.active = false;
-        await this.client.query(`ROLLBACK TO SAVEPOINT ${name}`).catch(() => undefined);
-        await this.client.query(`RELEASE SAVEPOINT ${name}`).catch(() => undefined);
-        throw error;
-      }
-      inner.active = false;
-      await this.guard('transaction (release)', () => this.client.query(`RELEASE SAVEPOINT ${name}`));
-      return result;
-    } finally {
-      inner.active = false;
-      outer.nestedBusy = false;
-    }
-  }
-
-  private ownTransaction(): TxState | undefined {
-    const state = txContext.getStore();
-    return state !== undefined && state.store === this && state.active ? state : undefined;
+    return this.gate.transaction(() => fn(this));
   }
 
   async close(): Promise<void> {
     if (this.closed) return;
-    if (this.openTx !== null) {
+    if (this.gate.busy) {
       throw new StoreError(`close() on ${this.location} while a transaction is open: await the transaction first`);
     }
     this.closed = true;
@@ -523,11 +461,7 @@ class PgStore implements Store {
    * starts later cannot slip in before it. An op of several statements goes through transaction().
    */
   private async read<T>(operation: string, op: () => Promise<T>): Promise<T> {
-    if (this.ownTransaction() === undefined) {
-      while (this.openTx !== null) await this.openTx;
-    }
-    this.assertOpen(operation);
-    return this.guard(operation, op);
+    return this.gate.run(operation, () => this.guard(operation, op));
   }
 
   private async write<T>(operation: string, op: () => Promise<T>): Promise<T> {

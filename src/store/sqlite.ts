@@ -7,12 +7,11 @@
  * (synchronous=NORMAL, SQLite's usual WAL setting, may lose the last commits on power loss: results that
  * took minutes of GPU time are worth one fsync each.)
  *
- * Async transactions over a synchronous driver: while transaction(fn) awaits, other callers' operations
- * wait for it (the `openTx` gate), and operations issued from inside fn (tracked with AsyncLocalStorage)
- * join it. Without the gate an unrelated write issued during an await would silently become part of
- * the transaction and vanish with its rollback.
+ * Async transactions over a synchronous driver (tx-gate.ts): while transaction(fn) awaits, other
+ * callers' operations wait for it (the `openTx` gate), and operations issued from inside fn (tracked with
+ * AsyncLocalStorage) join it. Without the gate an unrelated write issued during an await would silently
+ * become part of the transaction and vanish with its rollback.
  */
-import { AsyncLocalStorage } from 'node:async_hooks';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { closeSync, mkdtempSync, openSync, rmSync, statSync, statfsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -23,6 +22,7 @@ import Database from 'better-sqlite3';
 import { StoreError } from '../errors.js';
 import type { GpuSample } from '../telemetry/types.js';
 import { LATEST_SCHEMA_VERSION, MIGRATIONS, SCHEMA_VERSION_TABLE_SQL, assertMigrationsOrdered } from './migrations.js';
+import { TxGate } from './tx-gate.js';
 import {
   BPB_CACHE_COLUMNS,
   EXPERIMENT_COLUMNS,
@@ -78,14 +78,6 @@ export interface SqliteStoreOptions {
 
 type Row = Record<string, unknown>;
 type Statement = Database.Statement<unknown[], unknown>;
-
-interface TxState {
-  readonly store: SqliteStore;
-  active: boolean;
-  /** A nested transaction (savepoint) of this level is running. */
-  nestedBusy: boolean;
-}
-const txContext = new AsyncLocalStorage<TxState>();
 
 const nowIso = (): string => new Date().toISOString();
 
@@ -270,9 +262,7 @@ class SqliteStore implements Store {
   readonly readonly: boolean;
   private readonly db: Database.Database;
   private readonly statements = new Map<string, Statement>();
-  /** Resolves when the transaction in progress ends; null when none is open. */
-  private openTx: Promise<void> | null = null;
-  private savepointSeq = 0;
+  private readonly gate: TxGate;
   private closed = false;
 
   /** What the opener's migration did (writable opens). */
@@ -292,6 +282,20 @@ class SqliteStore implements Store {
     this.readonly = readonly;
     this.dataPath = copy?.dataPath ?? location;
     this.onClose = copy?.onClose ?? null;
+    this.gate = new TxGate({
+      // IMMEDIATE takes the write lock now, so a concurrent writer (another process) makes us wait up to
+      // the busy timeout at BEGIN instead of failing at the first write. A read-only db cannot take it.
+      begin: readonly ? 'BEGIN' : 'BEGIN IMMEDIATE',
+      assertOpen: (operation) => this.assertOpen(operation),
+      exec: (operation, sql) => this.exec(operation, () => this.db.exec(sql)),
+      rollback: () => this.rollbackQuietly(),
+      rollbackToSavepoint: (name) => {
+        if (this.db.inTransaction) {
+          this.db.exec(`ROLLBACK TO ${name}`);
+          this.db.exec(`RELEASE ${name}`);
+        }
+      },
+    });
   }
 
   // --- schema ---------------------------------------------------------------------------------------
@@ -586,72 +590,7 @@ class SqliteStore implements Store {
   // --- transactions ---------------------------------------------------------------------------------
 
   async transaction<T>(fn: (tx: Store) => Promise<T> | T): Promise<T> {
-    const outer = this.ownTransaction();
-    if (outer !== undefined) return this.savepoint(outer, fn);
-
-    while (this.openTx !== null) await this.openTx;
-    this.assertOpen('transaction');
-    let release: () => void = () => undefined;
-    this.openTx = new Promise<void>((r) => {
-      release = r;
-    });
-    const state: TxState = { store: this, active: true, nestedBusy: false };
-    try {
-      // IMMEDIATE takes the write lock now, so a concurrent writer (another process) makes us wait up to
-      // the busy timeout at BEGIN instead of failing at the first write. A read-only db cannot take it.
-      this.exec('transaction', () => this.db.exec(this.readonly ? 'BEGIN' : 'BEGIN IMMEDIATE'));
-      let result: T;
-      try {
-        result = await txContext.run(state, () => fn(this));
-      } catch (error) {
-        state.active = false;
-        this.rollbackQuietly();
-        throw error;
-      }
-      state.active = false;
-      try {
-        this.exec('transaction (commit)', () => this.db.exec('COMMIT'));
-      } catch (error) {
-        this.rollbackQuietly();
-        throw error;
-      }
-      return result;
-    } finally {
-      state.active = false;
-      this.openTx = null;
-      release();
-    }
-  }
-
-  private async savepoint<T>(outer: TxState, fn: (tx: Store) => Promise<T> | T): Promise<T> {
-    if (outer.nestedBusy) {
-      throw new StoreError(
-        'transaction: a nested transaction is already running at this level; await nested transactions one at a time',
-      );
-    }
-    const name = `carbonbench_sp_${++this.savepointSeq}`;
-    outer.nestedBusy = true;
-    const inner: TxState = { store: this, active: true, nestedBusy: false };
-    try {
-      this.exec('transaction (savepoint)', () => this.db.exec(`SAVEPOINT ${name}`));
-      let result: T;
-      try {
-        result = await txContext.run(inner, () => fn(this));
-      } catch (error) {
-        inner.active = false;
-        if (this.db.inTransaction) {
-          this.db.exec(`ROLLBACK TO ${name}`);
-          this.db.exec(`RELEASE ${name}`);
-        }
-        throw error;
-      }
-      inner.active = false;
-      this.exec('transaction (release)', () => this.db.exec(`RELEASE ${name}`));
-      return result;
-    } finally {
-      inner.active = false;
-      outer.nestedBusy = false;
-    }
+    return this.gate.transaction(() => fn(this));
   }
 
   private rollbackQuietly(): void {
@@ -662,15 +601,9 @@ class SqliteStore implements Store {
     }
   }
 
-  /** The transaction of this store that the current async context runs inside, if any. */
-  private ownTransaction(): TxState | undefined {
-    const state = txContext.getStore();
-    return state !== undefined && state.store === this && state.active ? state : undefined;
-  }
-
   async close(): Promise<void> {
     if (this.closed) return;
-    if (this.openTx !== null) {
+    if (this.gate.busy) {
       throw new StoreError(`close() on ${this.location} while a transaction is open: await the transaction first`);
     }
     this.closed = true;
@@ -686,11 +619,7 @@ class SqliteStore implements Store {
    * in the same tick (no await in between), so no transaction can start in the gap.
    */
   private async read<T>(operation: string, op: () => T): Promise<T> {
-    if (this.ownTransaction() === undefined) {
-      while (this.openTx !== null) await this.openTx;
-    }
-    this.assertOpen(operation);
-    return this.exec(operation, op);
+    return this.gate.run(operation, () => this.exec(operation, op));
   }
 
   private async write<T>(operation: string, op: () => T): Promise<T> {
