@@ -1,2 +1,0 @@
-export const ENGINE_NAMES = ['vllm', 'llamacpp', 'transformers', 'sim', 'table'];
-//# sourceMappingURL=types.js.map
