@@ -16,7 +16,6 @@
  * One difference: after a failed statement PostgreSQL refuses every further statement of the
  * transaction until it is rolled back, so catch errors inside fn only around a nested transaction.
  */
-import { randomUUID } from 'node:crypto';
 
 import pg from 'pg';
 
@@ -25,7 +24,7 @@ import type { GpuSample } from '../telemetry/types.js';
 import { LATEST_SCHEMA_VERSION, MIGRATIONS, SCHEMA_VERSION_TABLE_SQL, assertMigrationsOrdered } from './migrations.js';
 import { toPostgresDdl, toPostgresParams } from './pg-dialect.js';
 import { redactPgUrl, redactSecretsIn } from './pg-url.js';
-import { UID_TABLES, fromRow, toDb } from './sqlite.js';
+import { experimentListStatement, experimentUpdateStatement, fromRow, insertStatement, toDb, type Row } from './rows.js';
 import { TxGate } from './tx-gate.js';
 import {
   BPB_CACHE_COLUMNS,
@@ -61,7 +60,6 @@ export interface PgStoreOptions {
   readonly?: boolean;
 }
 
-type Row = Record<string, unknown>;
 
 /**
  * Key of the advisory lock that serializes migrations (any constant shared by all carbonbench
@@ -276,22 +274,12 @@ class PgStore implements Store {
 
   async updateExperiment(id: number, patch: ExperimentPatch): Promise<void> {
     // Validated before the gate so that the statement is issued in the same tick as the gate check.
-    const sets: string[] = [];
-    const values: unknown[] = [];
-    for (const [key, value] of Object.entries(patch)) {
-      if (value === undefined) continue;
-      if (key === 'id' || key === 'runId' || key === 'createdAt' || !(key in EXPERIMENT_COLUMNS)) {
-        throw new StoreError(`updateExperiment: field \`${key}\` cannot be updated (unknown or part of the identity)`);
-      }
-      const [column, kind] = EXPERIMENT_COLUMNS[key as keyof ExperimentRecord];
-      sets.push(`${column} = ?`);
-      values.push(toDb(kind, value, `experiments.${column}`));
-    }
+    const update = experimentUpdateStatement(id, patch);
     return this.write(`updateExperiment(${id})`, async () => {
       const found =
-        sets.length === 0
+        update === null
           ? (await this.sql('SELECT 1 FROM experiments WHERE id = ?', [id])).length > 0
-          : ((await this.exec(`UPDATE experiments SET ${sets.join(', ')} WHERE id = ?`, [...values, id])).rowCount ?? 0) > 0;
+          : ((await this.exec(update.sql, update.params)).rowCount ?? 0) > 0;
       if (!found) throw new StoreError(`no experiment with id ${id} in ${this.location}`);
     });
   }
@@ -304,38 +292,9 @@ class PgStore implements Store {
   }
 
   async listExperiments(filter: ExperimentFilter = {}): Promise<ExperimentRecord[]> {
-    const where: string[] = [];
-    const values: unknown[] = [];
-    if (filter.runId !== undefined) {
-      where.push('run_id = ?');
-      values.push(filter.runId);
-    }
-    if (filter.status !== undefined) {
-      const statuses: readonly string[] = typeof filter.status === 'string' ? [filter.status] : filter.status;
-      if (statuses.length === 0) return [];
-      where.push(`status IN (${statuses.map(() => '?').join(', ')})`);
-      values.push(...statuses);
-    }
-    for (const key of ['engine', 'model', 'phase'] as const) {
-      const value = filter[key];
-      if (value !== undefined) {
-        where.push(`${key} = ?`);
-        values.push(value);
-      }
-    }
-    if (filter.simulated !== undefined) {
-      where.push('simulated = ?');
-      values.push(filter.simulated ? 1 : 0);
-    }
-    let text = `SELECT * FROM experiments${where.length > 0 ? ` WHERE ${where.join(' AND ')}` : ''} ORDER BY id`;
-    if (filter.limit !== undefined) {
-      if (!Number.isInteger(filter.limit) || filter.limit < 0) {
-        throw new StoreError(`listExperiments: expected \`limit\` to be a non-negative integer, got ${filter.limit}`);
-      }
-      text += ' LIMIT ?';
-      values.push(filter.limit);
-    }
-    return this.read('listExperiments', async () => (await this.sql(text, values)).map((r) => fromRow(EXPERIMENT_COLUMNS, r)));
+    const list = experimentListStatement(filter);
+    if (list === null) return [];
+    return this.read('listExperiments', async () => (await this.sql(list.sql, list.params)).map((r) => fromRow(EXPERIMENT_COLUMNS, r)));
   }
 
   // --- samples and requests -------------------------------------------------------------------------
@@ -502,24 +461,8 @@ class PgStore implements Store {
   }
 
   private async insertRow<T>(table: string, map: ColumnMap<T>, values: Partial<T>): Promise<number> {
-    const columns: string[] = [];
-    const params: unknown[] = [];
-    for (const [key, value] of Object.entries(values)) {
-      if (value === undefined) continue;
-      if (!(key in map)) throw new StoreError(`insert into ${table}: unknown field \`${key}\``);
-      const [column, kind] = map[key as keyof T];
-      columns.push(column);
-      params.push(toDb(kind, value, `${table}.${column}`));
-    }
-    // Stable identity across databases (carbonbench merge): written here, never by callers.
-    if (UID_TABLES.has(table)) {
-      columns.push('uid');
-      params.push(randomUUID());
-    }
-    const rows = await this.sql(
-      `INSERT INTO ${table} (${columns.join(', ')}) VALUES (${columns.map(() => '?').join(', ')}) RETURNING id`,
-      params,
-    );
+    const insert = insertStatement(table, map, values);
+    const rows = await this.sql(insert.sql, insert.params);
     return rows[0]!.id as number;
   }
 

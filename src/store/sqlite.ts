@@ -12,7 +12,7 @@
  * AsyncLocalStorage) join it. Without the gate an unrelated write issued during an await would silently
  * become part of the transaction and vanish with its rollback.
  */
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { closeSync, mkdtempSync, openSync, rmSync, statSync, statfsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -21,6 +21,7 @@ import Database from 'better-sqlite3';
 
 import { StoreError } from '../errors.js';
 import type { GpuSample } from '../telemetry/types.js';
+import { experimentListStatement, experimentUpdateStatement, fromRow, insertStatement, toDb, type Row } from './rows.js';
 import { LATEST_SCHEMA_VERSION, MIGRATIONS, SCHEMA_VERSION_TABLE_SQL, assertMigrationsOrdered } from './migrations.js';
 import { TxGate } from './tx-gate.js';
 import {
@@ -32,12 +33,10 @@ import {
   SAMPLE_COLUMNS,
   StoreInputError,
   type BpbCacheEntry,
-  type ColumnKind,
   type ColumnMap,
   type ExperimentFilter,
   type ExperimentPatch,
   type ExperimentRecord,
-  type JsonValue,
   type MigrationResult,
   type NewBpbCacheEntry,
   type IntensityCacheEntry,
@@ -53,9 +52,6 @@ import {
   type Store,
   type StoredSample,
 } from './types.js';
-
-/** Tables whose rows get a random `uid` at insert (migration 'runs.uid and experiments.uid'). */
-export const UID_TABLES: ReadonlySet<string> = new Set(['runs', 'experiments']);
 
 /** How long a writer waits for another process's lock before SQLITE_BUSY. */
 export const BUSY_TIMEOUT_MS = 5000;
@@ -76,7 +72,6 @@ export interface SqliteStoreOptions {
   onNotice?: (message: string) => void;
 }
 
-type Row = Record<string, unknown>;
 type Statement = Database.Statement<unknown[], unknown>;
 
 const nowIso = (): string => new Date().toISOString();
@@ -426,21 +421,11 @@ class SqliteStore implements Store {
 
   async updateExperiment(id: number, patch: ExperimentPatch): Promise<void> {
     return this.write(`updateExperiment(${id})`, () => {
-      const sets: string[] = [];
-      const values: unknown[] = [];
-      for (const [key, value] of Object.entries(patch)) {
-        if (value === undefined) continue;
-        if (key === 'id' || key === 'runId' || key === 'createdAt' || !(key in EXPERIMENT_COLUMNS)) {
-          throw new StoreError(`updateExperiment: field \`${key}\` cannot be updated (unknown or part of the identity)`);
-        }
-        const [column, kind] = EXPERIMENT_COLUMNS[key as keyof ExperimentRecord];
-        sets.push(`${column} = ?`);
-        values.push(toDb(kind, value, `experiments.${column}`));
-      }
+      const update = experimentUpdateStatement(id, patch);
       const found =
-        sets.length === 0
+        update === null
           ? this.stmt('SELECT 1 FROM experiments WHERE id = ?').get(id) !== undefined // nothing to set: still check the id
-          : this.stmt(`UPDATE experiments SET ${sets.join(', ')} WHERE id = ?`).run(...values, id).changes > 0;
+          : this.stmt(update.sql).run(...update.params).changes > 0;
       if (!found) throw new StoreError(`no experiment with id ${id} in ${this.location}`);
     });
   }
@@ -454,38 +439,9 @@ class SqliteStore implements Store {
 
   async listExperiments(filter: ExperimentFilter = {}): Promise<ExperimentRecord[]> {
     return this.read('listExperiments', () => {
-      const where: string[] = [];
-      const values: unknown[] = [];
-      if (filter.runId !== undefined) {
-        where.push('run_id = ?');
-        values.push(filter.runId);
-      }
-      if (filter.status !== undefined) {
-        const statuses: readonly string[] = typeof filter.status === 'string' ? [filter.status] : filter.status;
-        if (statuses.length === 0) return [];
-        where.push(`status IN (${statuses.map(() => '?').join(', ')})`);
-        values.push(...statuses);
-      }
-      for (const [key, column] of [['engine', 'engine'], ['model', 'model'], ['phase', 'phase']] as const) {
-        const value = filter[key];
-        if (value !== undefined) {
-          where.push(`${column} = ?`);
-          values.push(value);
-        }
-      }
-      if (filter.simulated !== undefined) {
-        where.push('simulated = ?');
-        values.push(filter.simulated ? 1 : 0);
-      }
-      let sql = `SELECT * FROM experiments${where.length > 0 ? ` WHERE ${where.join(' AND ')}` : ''} ORDER BY id`;
-      if (filter.limit !== undefined) {
-        if (!Number.isInteger(filter.limit) || filter.limit < 0) {
-          throw new StoreError(`listExperiments: expected \`limit\` to be a non-negative integer, got ${filter.limit}`);
-        }
-        sql += ' LIMIT ?';
-        values.push(filter.limit);
-      }
-      return (this.stmt(sql).all(...values) as Row[]).map((r) => fromRow(EXPERIMENT_COLUMNS, r));
+      const list = experimentListStatement(filter);
+      if (list === null) return [];
+      return (this.stmt(list.sql).all(...list.params) as Row[]).map((r) => fromRow(EXPERIMENT_COLUMNS, r));
     });
   }
 
@@ -653,26 +609,12 @@ class SqliteStore implements Store {
 
   /** INSERT of the defined fields of `values`; returns the new id (RETURNING: SQLite ≥ 3.35 and PostgreSQL). */
   private insertRow<T>(table: string, map: ColumnMap<T>, values: Partial<T>): number {
-    const columns: string[] = [];
-    const params: unknown[] = [];
-    for (const [key, value] of Object.entries(values)) {
-      if (value === undefined) continue;
-      if (!(key in map)) throw new StoreError(`insert into ${table}: unknown field \`${key}\``);
-      const [column, kind] = map[key as keyof T];
-      columns.push(column);
-      params.push(toDb(kind, value, `${table}.${column}`));
-    }
-    // Stable identity across databases (carbonbench merge): written here, never by callers.
-    if (UID_TABLES.has(table)) {
-      columns.push('uid');
-      params.push(randomUUID());
-    }
-    const sql = `INSERT INTO ${table} (${columns.join(', ')}) VALUES (${columns.map(() => '?').join(', ')}) RETURNING id`;
+    const insert = insertStatement(table, map, values);
     // Fix (issue 6, tests/faults/disk.test.ts): `.get()` steps once and resets the statement; with
     // RETURNING in autocommit mode the commit happens at that reset, whose error better-sqlite3 does not
     // report. On a full disk createRun/insertExperiment returned an id for a row that was rolled back
     // (then "FOREIGN KEY constraint failed" further on). `.all()` steps to the end, so a failed commit throws.
-    const rows = this.stmt(sql).all(...params) as { id: number }[];
+    const rows = this.stmt(insert.sql).all(...insert.params) as { id: number }[];
     return rows[0]!.id;
   }
 
@@ -692,85 +634,6 @@ class SqliteStore implements Store {
     });
     return insertAll(rows);
   }
-}
-
-// ---------------------------------------------------------------------------------------------------
-// Values
-
-const MAX_U64 = (1n << 64n) - 1n;
-
-/** TypeScript value → SQLite value. Throws StoreError naming the column for values SQLite would mangle. */
-export function toDb(kind: ColumnKind, value: unknown, column: string): string | number | null {
-  if (value === null || value === undefined) return null;
-  switch (kind) {
-    case 'text':
-      if (typeof value !== 'string') break;
-      return value;
-    case 'int':
-    case 'real':
-      if (typeof value !== 'number') break;
-      // SQLite stores NaN as NULL without a word; a missing figure must be null on purpose.
-      if (!Number.isFinite(value)) throw new StoreError(`${column}: expected a finite number, got ${value}`);
-      if (kind === 'int' && !Number.isInteger(value)) throw new StoreError(`${column}: expected an integer, got ${value}`);
-      return value;
-    case 'bool':
-      if (typeof value !== 'boolean') break;
-      return value ? 1 : 0;
-    case 'json':
-      return canonicalJson(value, column);
-    case 'hex64':
-      if (typeof value !== 'bigint') break;
-      if (value < 0n || value > MAX_U64) {
-        throw new StoreError(`${column}: expected an unsigned 64-bit bitmask, got ${value}`);
-      }
-      return `0x${value.toString(16).padStart(16, '0')}`;
-  }
-  throw new StoreError(`${column}: expected ${kind}, got ${typeof value} ${String(value)}`);
-}
-
-function fromDb(kind: ColumnKind, value: unknown): unknown {
-  if (value === null || value === undefined) return null;
-  switch (kind) {
-    case 'bool':
-      return value === 1;
-    case 'json':
-      return JSON.parse(String(value)) as JsonValue;
-    case 'hex64':
-      return BigInt(String(value));
-    default:
-      return value;
-  }
-}
-
-export function fromRow<T>(map: ColumnMap<T>, row: Row): T {
-  const out: Record<string, unknown> = {};
-  for (const key of Object.keys(map) as (keyof T & string)[]) {
-    const [column, kind] = map[key];
-    out[key] = fromDb(kind, row[column]);
-  }
-  // Every key of T is filled from the complete column map, with the value kind that the map declares.
-  return out as T;
-}
-
-/**
- * JSON with object keys sorted at every level, so the same config always gives the same text (SQL
- * equality finds duplicates). Non-finite numbers are refused instead of becoming `null`.
- */
-function canonicalJson(value: unknown, column: string): string {
-  const normalize = (v: unknown): unknown => {
-    if (typeof v === 'number' && !Number.isFinite(v)) {
-      throw new StoreError(`${column}: JSON cannot hold ${v}`);
-    }
-    if (typeof v === 'bigint') throw new StoreError(`${column}: JSON cannot hold a bigint (${v}); store it as a string`);
-    if (Array.isArray(v)) return v.map(normalize);
-    if (v !== null && typeof v === 'object') {
-      const sorted: Record<string, unknown> = {};
-      for (const key of Object.keys(v).sort()) sorted[key] = normalize((v as Record<string, unknown>)[key]);
-      return sorted;
-    }
-    return v;
-  };
-  return JSON.stringify(normalize(value));
 }
 
 // ---------------------------------------------------------------------------------------------------
