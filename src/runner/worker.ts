@@ -53,12 +53,12 @@ export class StudyError extends CarbonbenchError {}
 
 const FINAL = ['ok', 'failed', 'aborted_thermal'] as const;
 
-/** Every experiment of the study, all hosts, in the order stored. */
+/**
+ * Every experiment of the study, all hosts, in the order stored: one query on experiments.study (every
+ * row a worker stores carries its study), read each step of every worker.
+ */
 export async function studyExperiments(store: Store, study: string): Promise<ExperimentRecord[]> {
-  const runs = (await store.listRuns()).filter((r) => r.study === study);
-  const out: ExperimentRecord[] = [];
-  for (const r of runs) out.push(...(await store.listExperiments({ runId: r.id })));
-  return out.sort((a, b) => a.id - b.id);
+  return store.listExperiments({ study });
 }
 
 

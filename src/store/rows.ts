@@ -73,7 +73,7 @@ export function experimentListStatement(filter: ExperimentFilter): Statement | n
     where.push(`status IN (${statuses.map(() => '?').join(', ')})`);
     params.push(...statuses);
   }
-  for (const key of ['engine', 'model', 'phase'] as const) {
+  for (const key of ['engine', 'model', 'phase', 'study'] as const) {
     const value = filter[key];
     if (value !== undefined) {
       where.push(`${key} = ?`);

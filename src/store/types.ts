@@ -351,6 +351,8 @@ export interface ExperimentFilter {
   engine?: string;
   model?: string;
   phase?: string;
+  /** Experiments of a shared study (`run --study`), every host's. */
+  study?: string;
   simulated?: boolean;
   /** At most this many rows, oldest first (by id). */
   limit?: number;

@@ -128,6 +128,7 @@ describe.skipIf(!pgAvailable())('PostgreSQL store', () => {
         sciUg: 0.1 + 0.2, provenance: { energy_j: 'nvml counter, gpu 0' }, windowStartTS: 1_738_361_045.123456,
       });
       const b = await store.insertExperiment(newExperiment(runId, { model: 'other', status: 'failed', error: 'OOM', simulated: true }));
+      await store.insertExperiment(newExperiment(runId, { model: 'third', status: 'ok', study: 'lab-sweep', host: 'h100-a', trialNumber: 3 }));
       await store.insertSamples(a, [sample(), sample({ tS: 1_738_361_046.25, powerW: null, eventReasons: null, gpuIndex: 1 }), sample({ tS: 1_738_361_044, powerW: 0 })], 'nvml');
       const requests: RequestRecord[] = [0, 1, 2].map((seq) => ({
         seq, inWindow: seq > 0, startTS: 100 + seq, endTS: seq === 2 ? null : 101.5 + seq, success: seq !== 2, error: seq === 2 ? 'timeout' : null,
@@ -153,6 +154,7 @@ describe.skipIf(!pgAvailable())('PostgreSQL store', () => {
         runs: (await store.listRuns()).map(strip),
         experiments: (await store.listExperiments()).map(strip),
         filtered: (await store.listExperiments({ status: ['failed'], simulated: true, limit: 5 })).map((e) => e.id),
+        studied: (await store.listExperiments({ study: 'lab-sweep' })).map((e) => e.id),
         samples: await store.listSamples(a),
         requests: await store.listRequests(a),
         notes: (await store.listNotes(runId)).map(strip),
@@ -163,6 +165,7 @@ describe.skipIf(!pgAvailable())('PostgreSQL store', () => {
     };
     const fromPg = await script(pgStore);
     expect(fromPg).toEqual(await script(liteStore));
+    expect((fromPg as { studied: number[] }).studied).toEqual([3]);
     expect((fromPg as { intensity: { gKwh: number }[] }).intensity.map((p) => p.gKwh)).toEqual([199, 188.25]);
     expect((fromPg as { samples: { eventReasons: bigint | null }[] }).samples[1]!.eventReasons).toBe(0xffff_ffff_ffff_fff1n);
   });

@@ -108,14 +108,14 @@ describe('experiments', () => {
     expect((await store.getExperiment(id))?.energyJ).toBeNull();
   });
 
-  it('listExperiments filters by run, status list, model and limit', async () => {
+  it('listExperiments filters by run, status list, model, study and limit', async () => {
     const { store } = openTemp();
     const runA = await store.createRun(newRun());
     const runB = await store.createRun(newRun());
     const ok1 = await store.insertExperiment(newExperiment(runA, { status: 'ok' }));
     await store.insertExperiment(newExperiment(runA, { status: 'failed', error: 'engine died' }));
     const ok2 = await store.insertExperiment(newExperiment(runA, { status: 'ok', model: 'small', simulated: true }));
-    await store.insertExperiment(newExperiment(runB, { status: 'ok' }));
+    const studied = await store.insertExperiment(newExperiment(runB, { status: 'ok', study: 'lab-sweep', host: 'h200-b', trialNumber: 7 }));
 
     expect((await store.listExperiments({ runId: runA, status: 'ok' })).map((e) => e.id)).toEqual([ok1, ok2]);
     expect((await store.listExperiments({ status: ['ok', 'failed'] })).length).toBe(4);
@@ -123,6 +123,8 @@ describe('experiments', () => {
     expect((await store.listExperiments({ simulated: false, runId: runA })).map((e) => e.id)).not.toContain(ok2);
     expect((await store.listExperiments({ limit: 2 })).map((e) => e.id)).toEqual([ok1, ok1 + 1]);
     expect(await store.listExperiments({ status: [] })).toEqual([]);
+    expect((await store.listExperiments({ study: 'lab-sweep' })).map((e) => [e.id, e.host, e.trialNumber])).toEqual([[studied, 'h200-b', 7]]);
+    expect(await store.listExperiments({ study: 'another' })).toEqual([]);
   });
 });
 
