@@ -36,7 +36,6 @@ import { StoreError } from '../errors.js';
 import {
   openStore,
   sqliteDataPath,
-  type ColumnKind,
   type Boundary,
   type ColumnMap,
   type EnergySource,
@@ -45,6 +44,7 @@ import {
   type Store,
 } from '../store/index.js';
 import { toPostgresParams } from '../store/pg-dialect.js';
+import { fromRow } from '../store/rows.js';
 import { isPostgresUrl } from '../store/pg-url.js';
 import { connectPg, toPgStoreError } from '../store/postgres.js';
 
@@ -194,21 +194,9 @@ export const RESULT_COLUMNS: ColumnMap<ResultRow> = {
 const RESULT_KEYS = Object.keys(RESULT_COLUMNS) as (keyof ResultRow)[];
 const RESULT_SELECT = RESULT_KEYS.map((k) => RESULT_COLUMNS[k][0]).join(', ');
 
-function fromDb(kind: ColumnKind, value: unknown): unknown {
-  if (value === null || value === undefined) return null;
-  if (kind === 'bool') return value === 1;
-  if (kind === 'json') return JSON.parse(String(value)) as unknown;
-  return value;
-}
-
+/** A row of the `results` view as a ResultRow: the stores' own column conversion (booleans, JSON). */
 export function toResultRow(row: SqlRow): ResultRow {
-  const out: Record<string, unknown> = {};
-  for (const key of RESULT_KEYS) {
-    const [column, kind] = RESULT_COLUMNS[key];
-    out[key] = fromDb(kind, row[column]);
-  }
-  // Filled from the complete column map with the kinds it declares.
-  return out as unknown as ResultRow;
+  return fromRow(RESULT_COLUMNS, row);
 }
 
 // ---------------------------------------------------------------------------------------------------
