@@ -18,8 +18,8 @@
 // - the client's own stalls: event-loop delay, GC pauses, heap.
 // First, an idle control: this process's event-loop delay while doing nothing (the machine's
 // scheduling noise floor: where it is above 1 ms, no ITL figure here can be within 1 ms).
-// With two or more cores the client is pinned to CPU 0 and the stub to the last CPU (taskset), so the
-// client really has one core. Top-level figures are the worst flat-out run: the lowest tokens_per_s
+// With two or more cores the stub is pinned to the last CPU and the client to the others (taskset), so
+// neither competes with the other; CPU is counted per process, so the client's figures are its own. Top-level figures are the worst flat-out run: the lowest tokens_per_s
 // (with its requests_per_s and cpu_core_fraction), the lowest tokens_per_cpu_s, the highest
 // itl_error_ms_p99; itl_error_ms_p99_at_rate is the highest of the paced runs.
 //
@@ -42,6 +42,8 @@ const args = parseArgs({
   rate: { type: 'number', default: 50000, help: 'tokens/s of the paced runs' },
   'paced-concurrency': { type: 'numbers', default: [64, 256], help: 'concurrencies of the paced runs' },
   'no-pin': { type: 'boolean', default: false, help: 'do not pin client and stub to separate CPUs' },
+  'client-cpus': { type: 'string', default: '', help: 'CPUs of the client, taskset list syntax (default: 0). One CPU puts V8\'s background threads (compiler, GC helpers) on the event loop\'s CPU' },
+  'stub-cpus': { type: 'string', default: '', help: 'CPUs of the stub, taskset list syntax (default: the last CPU)' },
   spin: { type: 'boolean', default: false, help: 'keep the client\'s event loop busy (a setImmediate chain) so the process never sleeps in epoll: tests whether wake-up latency is what delays the stamps' },
   dist: { type: 'string', default: '', help: 'another build of carbonbench (a dist/ folder) to measure, e.g. the previous commit for an A/B run' },
 });
@@ -190,11 +192,16 @@ async function runOne(baseUrl, concurrency) {
 
 const cores = machine().cores;
 let pinned = false;
+// The stub gets the last CPU to itself and the client every other one: pinning the client to a single
+// CPU puts V8's background threads (compiler, GC helpers) on the event loop's CPU, which cost ITL p99
+// 3–6 ms against 0.6–2.5 ms unpinned on the H100 host (bench/RESULTS.md, session 3).
+const clientCpu = args['client-cpus'] || (cores > 2 ? `0-${cores - 2}` : '0');
+const stubCpu = args['stub-cpus'] || String(cores - 1);
 /** One run with its own stub process (paced runs need their own step interval). */
 async function withStub(stepMs, fn) {
   const stub = await startStub(stepMs);
   try {
-    pinned = !args['no-pin'] && cores >= 2 && pin(process.pid, 0) && pin(stub.child.pid, cores - 1);
+    pinned = !args['no-pin'] && cores >= 2 && pin(process.pid, clientCpu) && pin(stub.child.pid, stubCpu);
     return await fn(stub);
   } finally {
     stub.child.kill('SIGTERM');
@@ -255,7 +262,7 @@ const result = {
   setup: {
     input_len: args['input-len'],
     output_len: args['output-len'],
-    pinned: pinned ? `client on CPU 0, stub on CPU ${cores - 1}` : 'not pinned',
+    pinned: pinned ? `client on CPU ${clientCpu}, stub on CPU ${stubCpu}` : 'not pinned',
   },
   machine: machine(),
 };

@@ -81,6 +81,7 @@ export async function measureCommand(flags: MeasureFlags, global: GlobalOptions)
     programText: parsed?.text ?? `carbonbench measure ${JSON.stringify(flags)}`,
     nvidiaSmi: flags.nvidiaSmi,
     sysfsRoot,
+    nvmlHz: program?.energy.nvml_hz ?? 'auto',
     gpus,
     carbon: {
       region: intensity === undefined ? (flags.region ?? carbon.region) : undefined,

@@ -82,7 +82,7 @@ export class EnergyMeter {
   beginWindow(key: string): number {
     if (this.open.has(key)) throw new EnergyWindowError(`measurement window "${key}" is already open`);
     const fromS = this.now();
-    if (this.opts.nvml) for (const g of this.opts.gpus) this.opts.nvml.read(g);
+    this.opts.nvml?.readEdge();
     this.opts.host?.poll();
     this.open.set(key, fromS);
     return fromS;
@@ -93,9 +93,12 @@ export class EnergyMeter {
    * measure() over [edge, …] then starts from a real reading rather than the nearest poll.
    */
   markEdge(): number {
-    if (this.opts.nvml) for (const g of this.opts.gpus) this.opts.nvml.read(g);
+    // The time before the reads: a window [markEdge(), …] then starts at or before the edge readings
+    // (a real H100 read takes ~4 ms), so measure() uses them.
+    const tS = this.now();
+    this.opts.nvml?.readEdge();
     this.opts.host?.poll();
-    return this.now();
+    return tS;
   }
 
   /**
@@ -147,7 +150,7 @@ export class EnergyMeter {
     if (fromS === undefined) throw new EnergyWindowError(`measurement window "${key}" was never opened (or already closed)`);
     this.open.delete(key);
     const toS = this.now();
-    if (this.opts.nvml) for (const g of this.opts.gpus) this.opts.nvml.read(g);
+    this.opts.nvml?.readEdge();
     this.opts.host?.poll();
     return this.measure(key, fromS, toS);
   }

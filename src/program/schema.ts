@@ -139,8 +139,14 @@ export const programSchema = z.strictObject({
   energy: z
     .strictObject({
       boundary: z.enum(['auto', 'gpu'], { error: 'allowed: auto (the widest boundary measured) or gpu (GPU board only)' }).default('auto'),
+      // Issue 7: background reads of NVML's energy counter per second. auto = 10 Hz where a read is cheap,
+      // fewer (down to 1 Hz, phase-locked to the window's 1 s segments) where a read costs milliseconds
+      // of CPU, to keep the harness under 1% of a core (decision 40).
+      nvml_hz: z
+        .union([z.literal('auto'), z.number().int().min(1).max(100)], { error: 'allowed: auto, or an integer number of reads per second from 1 to 100' })
+        .default('auto'),
     })
-    .default({ boundary: 'auto' }),
+    .default({ boundary: 'auto', nvml_hz: 'auto' }),
   safety: z
     .strictObject({
       abort_temp_c: z.number({ error: 'allowed: °C from 40 to 110' }).min(40, { error: 'allowed: °C from 40 to 110' }).max(110, { error: 'allowed: °C from 40 to 110' }).default(85),

@@ -246,7 +246,7 @@ export async function runExperiment(req: ExperimentRequest, deps: ExperimentDeps
     Object.assign(provenance, {
       energy_j: energySource === 'nvml' ? `NVML total-energy counter delta over the window, GPU ${telemetry.gpus.join('+')}` : energySource === 'sim' ? 'simulated power model (sim engine)' : `trapezoid of nvidia-smi power.draw at 1 Hz (aligned −0.5 s), GPU ${telemetry.gpus.join('+')}`,
       energy_smi_j: m.smiError ?? 'trapezoid of power.draw over the same window',
-      energy_nvml_j: m.nvmlError ?? 'NVML counter delta over the same window',
+      energy_nvml_j: m.nvmlError ?? `NVML counter delta over the same window (read at both edges${telemetry.nvmlPolling ? `; background reads ${telemetry.nvmlPolling.reason}` : ''})`,
       tokens_out: 'server usage data: output tokens that arrived inside the window',
       embodied_g: `${hardware.profile.id}: ${hardware.matchedBy}; TE ${hardware.embodiedTotalKg} kg over ${hardware.lifetimeYears} y, ${gpusUsed}/${Math.max(hardware.gpusTotal, gpusUsed)} GPUs`,
       energy_ci_rel: `ratio estimator over ${final.segments} segments (95% t interval)`,

@@ -262,6 +262,7 @@ export async function runSweep(options: RunOptions): Promise<RunSummary> {
       seed,
       nvidiaSmi: opts.nvidiaSmi,
       sysfsRoot: opts.sysfsRoot,
+      nvmlHz: parsed.program.energy.nvml_hz,
       gpus: opts.gpus ?? parsed.program.gpus,
       carbon: {
         region: parsed.program.carbon.region,

@@ -29,6 +29,8 @@ export interface SessionOptions {
   gpus?: readonly number[];
   /** sysfs for RAPL / hwmon (issue 9); default $CARBONBENCH_SYSFS_ROOT, else /sys. */
   sysfsRoot?: string;
+  /** Background NVML counter reads per second, or auto (program.md energy.nvml_hz). */
+  nvmlHz?: number | 'auto';
   /** `timed`: the time-resolved intensity provider (issue 9 part 2); static when omitted. */
   carbon: { region?: string; intensity?: number; timed?: CarbonIntensityConfig } & HardwareOverrides;
   /** Seconds of idle telemetry before the first experiment (for the cooldown gate's baseline). */
@@ -95,7 +97,7 @@ export async function openSession(opts: SessionOptions): Promise<Session> {
         ...(spike ? { faults: { tempSpike: { atS: virtual.now() + spike.tempSpikeAtS, ...(spike.tempSpikeS !== undefined ? { durationS: spike.tempSpikeS } : {}) } } } : {}),
       });
     } else {
-      telemetry = await openRealTelemetry({ nvidiaSmi: opts.nvidiaSmi, gpus: opts.gpus, sysfsRoot: opts.sysfsRoot });
+      telemetry = await openRealTelemetry({ nvidiaSmi: opts.nvidiaSmi, gpus: opts.gpus, sysfsRoot: opts.sysfsRoot, nvmlHz: opts.nvmlHz });
     }
   } catch (err) {
     await store.close();

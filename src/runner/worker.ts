@@ -34,7 +34,7 @@ import type { ExperimentRecord, Store } from '../store/types.js';
 import { runExperiment } from './experiment.js';
 import { observationsOf } from './history.js';
 import { acquireRunLock } from './lock.js';
-import { configFor, modelParamsOf, protocolOf, spaceOf, steer, summarize, type RunOptions, type RunSummary } from './run.js';
+import { configFor, modelParamsOf, protocolOf, spaceOf, steer, summarize, timedIntensityOf, type RunOptions, type RunSummary } from './run.js';
 import { ServerPool } from './server-pool.js';
 import { openSession, simFaultsOf, type Session } from './setup.js';
 
@@ -85,6 +85,8 @@ export async function runStudyWorker(w: WorkerOptions): Promise<RunSummary> {
       programHash: parsed.sha256,
       seed,
       nvidiaSmi: opts.nvidiaSmi,
+      sysfsRoot: opts.sysfsRoot,
+      nvmlHz: parsed.program.energy.nvml_hz,
       gpus: opts.gpus ?? parsed.program.gpus,
       carbon: {
         region: parsed.program.carbon.region,
@@ -93,6 +95,7 @@ export async function runStudyWorker(w: WorkerOptions): Promise<RunSummary> {
         embodiedKg: parsed.program.carbon.embodied_kg,
         lifetimeYears: parsed.program.carbon.lifetime_years,
         gpusTotal: parsed.program.carbon.gpus_total,
+        timed: timedIntensityOf(parsed.program.carbon),
       },
       simHardware: typeof parsed.program.engine_options.sim_hardware === 'string' ? parsed.program.engine_options.sim_hardware : undefined,
       simFaults: simFaultsOf(parsed.program.engine_options),
@@ -205,6 +208,7 @@ export async function runStudyWorker(w: WorkerOptions): Promise<RunSummary> {
             idlePowerW: s.idlePowerW,
             bpbText: s.bpbText,
             signal: s.signal,
+            energyBoundary: parsed.program.energy.boundary,
           },
         );
       if (record.status === 'interrupted') {

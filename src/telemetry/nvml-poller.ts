@@ -1,23 +1,67 @@
 /**
- * Polls NVML's total-energy counter (DESIGN.md §5: at the window edges and at >= 10 Hz) and turns counter
- * readings into the energy of a window. The edges are read on demand with `read()`, synchronously, so
- * that an edge reading is taken exactly when asked; the background readings are there to detect counter
- * resets inside a window, to give a fallback when an edge reading is missing and to split a window into
- * segments (the J/token confidence interval), and run on a worker thread where the Nvml implementation
- * offers it (a real read takes milliseconds of driver time: see readInBackground).
+ * Polls NVML's total-energy counter and turns counter readings into the energy of a window. The edges are
+ * read on demand with `read()`, synchronously, so that an edge reading is taken exactly when asked; the
+ * background readings are there to detect counter resets inside a window and to split a window into its
+ * 1 s segments (the J/token confidence interval), and run on a worker thread where the Nvml
+ * implementation offers it (a real read takes milliseconds of driver time: see readInBackground).
+ *
+ * The background schedule is phase-locked to the last edge read: ticks fall at edge + k / rateHz, so at
+ * any integer rate a reading lands on every segment boundary of a window that starts at an edge, and
+ * the segment energies are read, not interpolated across a boundary. DESIGN.md §5 asks for >= 10 Hz;
+ * where one read costs milliseconds of CPU (an H100: ~4 ms of kernel time per read), chooseNvmlRateHz
+ * lowers the rate to stay within a CPU budget (decision 40).
  */
 import { performance } from 'node:perf_hooks';
 import { EnergyWindowError, InputError, TelemetryError, describeValue } from '../errors.js';
 import type { EnergyCounterReading, Nvml } from './types.js';
 
+/** DESIGN.md §5: at least 10 Hz where reads are cheap. */
 export const DEFAULT_POLL_RATE_HZ = 10;
-/** DESIGN.md §5 asks for at least 10 Hz. */
-export const MIN_POLL_RATE_HZ = 10;
+/** One reading per 1 s segment boundary: below this, segment energies would be interpolated. */
+export const MIN_POLL_RATE_HZ = 1;
+export const MAX_POLL_RATE_HZ = 100;
+/** The rates auto mode picks from, highest first (integers, so every 1 s boundary gets a tick). */
+export const AUTO_POLL_RATES_HZ = [10, 5, 2, 1] as const;
+/**
+ * CPU the background reads may cost, as a fraction of one core: issue 7 allows 1% for all telemetry,
+ * and the 1 Hz nvidia-smi sampler takes ~0.25% of it (H100 measurement, bench/RESULTS.md).
+ */
+export const NVML_CPU_BUDGET_CORE_FRACTION = 0.005;
 
 export interface NvmlEnergyPollerOptions {
   gpuIndices: readonly number[];
-  /** Readings per second per GPU; default and minimum 10. */
+  /** Background readings per second per GPU: an integer from 1 to 100; default 10. */
   rateHz?: number;
+}
+
+export interface NvmlRateChoice {
+  rateHz: number;
+  /** CPU the background reads are expected to cost, as a fraction of one core. */
+  expectedCoreFraction: number;
+  /** Why this rate, in words (stored in each experiment's provenance). */
+  reason: string;
+}
+
+/**
+ * The background rate for `auto`: the highest of 10, 5, 2 and 1 Hz whose reads of every GPU fit in the
+ * CPU budget, and 1 Hz when none does (one reading per segment boundary is the least that keeps segment
+ * energies exact). `readCostMs` is the wall time of one read, taken as its CPU cost: on an H100 the
+ * driver spins in the kernel for the whole call (CPU = wall), so this is exact there and an upper bound
+ * elsewhere.
+ */
+export function chooseNvmlRateHz(readCostMs: number, gpuCount: number, budgetCoreFraction = NVML_CPU_BUDGET_CORE_FRACTION): NvmlRateChoice {
+  if (!(readCostMs >= 0) || !Number.isFinite(readCostMs)) throw new InputError(`Expected \`readCostMs\` to be a finite number >= 0, got ${describeValue(readCostMs)}`);
+  if (!Number.isInteger(gpuCount) || gpuCount < 1) throw new InputError(`Expected \`gpuCount\` to be an integer >= 1, got ${describeValue(gpuCount)}`);
+  const costAt = (rateHz: number): number => (rateHz * readCostMs * gpuCount) / 1000;
+  const fits = AUTO_POLL_RATES_HZ.find((r) => costAt(r) <= budgetCoreFraction);
+  const rateHz = fits ?? MIN_POLL_RATE_HZ;
+  const perRead = `one counter read costs ${readCostMs.toFixed(readCostMs < 0.1 ? 4 : 2)} ms`;
+  const budget = `${(budgetCoreFraction * 100).toFixed(1)}% of a core`;
+  let reason: string;
+  if (rateHz === DEFAULT_POLL_RATE_HZ) reason = `auto: ${rateHz} Hz (${perRead}; ${gpuCount} GPU(s) at ${rateHz} Hz fit the ${budget} budget)`;
+  else if (fits !== undefined) reason = `auto: ${rateHz} Hz, not ${DEFAULT_POLL_RATE_HZ} (${perRead}; ${DEFAULT_POLL_RATE_HZ} Hz would take ${(costAt(DEFAULT_POLL_RATE_HZ) * 100).toFixed(2)}% of a core, over the ${budget} budget); phase-locked to the window edges, so every 1 s segment boundary is read`;
+  else reason = `auto: ${rateHz} Hz, the minimum (${perRead}; even 1 Hz takes ${(costAt(1) * 100).toFixed(2)}% of a core, over the ${budget} budget); phase-locked to the window edges, so every 1 s segment boundary is read`;
+  return { rateHz, expectedCoreFraction: costAt(rateHz), reason };
 }
 
 /** The counter went backwards between two readings of one GPU (driver reload, GPU reset, wrap). */
@@ -64,6 +108,10 @@ export class NvmlEnergyPoller {
   private readonly errorList: PollError[] = [];
   private errorCount = 0;
   private timer: NodeJS.Timeout | null = null;
+  private polling = false;
+  /** performance.now() of the latest edge; background ticks fall at anchorMs + tick / rateHz. */
+  private anchorMs = 0;
+  private tick = 0;
   private latencyCount = 0;
   private latencySumMs = 0;
   private latencyMaxMs = 0;
@@ -77,8 +125,8 @@ export class NvmlEnergyPoller {
     options: NvmlEnergyPollerOptions,
   ) {
     const rateHz = options.rateHz ?? DEFAULT_POLL_RATE_HZ;
-    if (typeof rateHz !== 'number' || !Number.isFinite(rateHz) || rateHz < MIN_POLL_RATE_HZ) {
-      throw new InputError(`Expected \`rateHz\` to be a number >= ${MIN_POLL_RATE_HZ}, got ${describeValue(rateHz)}`);
+    if (typeof rateHz !== 'number' || !Number.isInteger(rateHz) || rateHz < MIN_POLL_RATE_HZ || rateHz > MAX_POLL_RATE_HZ) {
+      throw new InputError(`Expected \`rateHz\` to be an integer from ${MIN_POLL_RATE_HZ} to ${MAX_POLL_RATE_HZ}, got ${describeValue(rateHz)}`);
     }
     const indices = options.gpuIndices;
     if (indices.length === 0 || !indices.every((i) => Number.isInteger(i) && i >= 0)) {
@@ -99,43 +147,22 @@ export class NvmlEnergyPoller {
    * Takes one reading of every GPU at once (so a GPU without a counter fails here, loudly, not later in
    * a timer), then polls in the background.
    *
-   * The schedule is a chain of unref'd setTimeout calls aimed at start + k·period rather than
+   * The schedule is a chain of unref'd setTimeout calls aimed at anchor + k·period rather than
    * setInterval: Node re-arms an interval only after its callback ran, so every period is a little
    * longer than asked and a 100 ms interval delivers slightly under 10 Hz. Aiming at absolute times keeps
-   * the mean rate at rateHz; ticks missed during a long event-loop stall are skipped, not burst.
+   * the mean rate at rateHz; ticks missed during a long event-loop stall are skipped, not burst. The
+   * anchor is the latest edge (start(), readEdge()), so a window that opens at an edge gets a reading
+   * at each of its whole seconds.
    */
   start(): void {
-    if (this.timer !== null) throw new TelemetryError('NvmlEnergyPoller.start(): already started');
-    for (const gpuIndex of this.gpuIndices) this.read(gpuIndex);
-    const periodMs = 1000 / this.rateHz;
-    const startMs = performance.now();
-    let tick = 0;
-    const schedule = (): void => {
-      const nowMs = performance.now();
-      tick = Math.max(tick + 1, Math.ceil((nowMs - startMs) / periodMs));
-      this.timer = setTimeout(onTick, Math.max(0, startMs + tick * periodMs - nowMs));
-      this.timer.unref(); // never keep the process alive for telemetry
-    };
-    const onTick = (): void => {
-      for (const gpuIndex of this.gpuIndices) {
-        if (this.nvml.totalEnergyMjAsync) {
-          this.readInBackground(gpuIndex);
-          continue;
-        }
-        try {
-          this.read(gpuIndex);
-        } catch (error) {
-          // A timer callback has nobody to throw to: keep the error for the caller (edge reads via
-          // read() still throw), and keep polling.
-          this.recordError(gpuIndex, error);
-        }
-      }
-      if (this.timer !== null) schedule();
-    };
-    schedule();
+    if (this.polling) throw new TelemetryError('NvmlEnergyPoller.start(): already started');
+    this.readEdge();
+    this.polling = true;
+    this.scheduleNext();
   }
 
   stop(): void {
+    this.polling = false;
     if (this.timer !== null) clearTimeout(this.timer);
     this.timer = null;
     // Background reads still running are dropped when they return.
@@ -143,8 +170,49 @@ export class NvmlEnergyPoller {
   }
 
   get running(): boolean {
-    return this.timer !== null;
+    return this.polling;
   }
+
+  /**
+   * Reads every polled GPU now (a window edge) and phase-locks the background schedule to this moment.
+   * Returns the readings in gpuIndices order.
+   */
+  readEdge(): EnergyCounterReading[] {
+    const anchorMs = performance.now();
+    const readings = this.gpuIndices.map((gpuIndex) => this.read(gpuIndex));
+    this.anchorMs = anchorMs;
+    this.tick = 0;
+    if (this.polling) {
+      if (this.timer !== null) clearTimeout(this.timer);
+      this.scheduleNext();
+    }
+    return readings;
+  }
+
+  private scheduleNext(): void {
+    const periodMs = 1000 / this.rateHz;
+    const nowMs = performance.now();
+    this.tick = Math.max(this.tick + 1, Math.ceil((nowMs - this.anchorMs) / periodMs));
+    this.timer = setTimeout(this.onTick, Math.max(0, this.anchorMs + this.tick * periodMs - nowMs));
+    this.timer.unref(); // never keep the process alive for telemetry
+  }
+
+  private readonly onTick = (): void => {
+    for (const gpuIndex of this.gpuIndices) {
+      if (this.nvml.totalEnergyMjAsync) {
+        this.readInBackground(gpuIndex);
+        continue;
+      }
+      try {
+        this.read(gpuIndex);
+      } catch (error) {
+        // A timer callback has nobody to throw to: keep the error for the caller (edge reads via
+        // read() still throw), and keep polling.
+        this.recordError(gpuIndex, error);
+      }
+    }
+    if (this.polling) this.scheduleNext();
+  };
 
   /** Reads the counter of one GPU now (use it at the exact window edges) and records the reading. */
   read(gpuIndex: number): EnergyCounterReading {

@@ -1,12 +1,13 @@
 /**
- * Telemetry for a run: the 1 Hz sampler, NVML's counter polled at 10 Hz where it exists, and the
- * energy meter over both. One interface, a real implementation (here) and a simulated one (the sim
+ * Telemetry for a run: the 1 Hz sampler, NVML's counter polled where it exists (10 Hz, or less where a
+ * read is expensive: chooseNvmlRateHz), and the energy meter over both. One interface, a real implementation (here) and a simulated one (the sim
  * engine), so that the experiment protocol never asks which it has.
  */
 import { HostEnergyMeter, discoverHost } from '../energy/host-meter.js';
 import { EnergyMeter, type PowerSampleStore } from '../energy/meter.js';
 import { TelemetryError } from '../errors.js';
-import { NvmlEnergyPoller } from './nvml-poller.js';
+import { performance } from 'node:perf_hooks';
+import { NvmlEnergyPoller, chooseNvmlRateHz, type NvmlRateChoice } from './nvml-poller.js';
 import { openNvml } from './nvml.js';
 import { listGpus, resolveNvidiaSmi, type GpuIdentity } from './smi-exec.js';
 import { SmiSampler } from './smi-sampler.js';
@@ -22,6 +23,11 @@ export interface TelemetrySession extends SampleSource, PowerSampleStore {
   readonly incidents?: readonly { tS: number; message: string }[];
   /** CPU / DRAM energy beside the GPU's (RAPL, hwmon; without sources where nothing is readable); absent when simulated. */
   readonly host?: HostEnergyMeter | null;
+  /**
+   * How the NVML counter is polled in the background (null without the counter, absent when simulated):
+   * the rate, the measured cost of one read and why that rate.
+   */
+  readonly nvmlPolling?: (NvmlRateChoice & { readCostMs: number }) | null;
   /** GPU names, driver, for the run record and the hardware profile. */
   readonly identity: { gpus: GpuIdentity[]; driverVersion: string | null };
   stop(): Promise<void>;
@@ -34,6 +40,33 @@ export interface RealTelemetryOptions {
   gpus?: readonly number[];
   /** Where sysfs is (RAPL, hwmon): default $CARBONBENCH_SYSFS_ROOT, else /sys. */
   sysfsRoot?: string;
+  /** Background NVML counter reads per second (1–100), or `auto` (default): see chooseNvmlRateHz. */
+  nvmlHz?: number | 'auto';
+}
+
+/** Reads timed at start to price one counter read (the first read of a GPU is often slower: not timed). */
+const READ_COST_PROBES = 5;
+
+/** Median wall time of a few reads of the first GPU's counter, in ms. */
+function measureReadCostMs(read: () => unknown): number {
+  const times: number[] = [];
+  for (let i = 0; i < READ_COST_PROBES; i++) {
+    const t0 = performance.now();
+    read();
+    times.push(performance.now() - t0);
+  }
+  return times.sort((a, b) => a - b)[Math.floor(times.length / 2)]!;
+}
+
+/** The background rate: the one asked for, or auto's choice from the measured read cost. */
+export function nvmlPollingPlan(nvmlHz: number | 'auto', readCostMs: number, gpuCount: number): NvmlRateChoice & { readCostMs: number } {
+  if (nvmlHz === 'auto') return { ...chooseNvmlRateHz(readCostMs, gpuCount), readCostMs };
+  return {
+    rateHz: nvmlHz,
+    expectedCoreFraction: (nvmlHz * readCostMs * gpuCount) / 1000,
+    reason: `${nvmlHz} Hz as configured (energy.nvml_hz; one counter read costs ${readCostMs.toFixed(readCostMs < 0.1 ? 4 : 2)} ms)`,
+    readCostMs,
+  };
 }
 
 export async function openRealTelemetry(opts: RealTelemetryOptions = {}): Promise<TelemetrySession> {
@@ -51,8 +84,11 @@ export async function openRealTelemetry(opts: RealTelemetryOptions = {}): Promis
 
   const nvml = openNvml({ libraryPath: opts.nvmlLib });
   let poller: NvmlEnergyPoller | null = null;
+  let nvmlPolling: (NvmlRateChoice & { readCostMs: number }) | null = null;
   if (nvml.available && gpus.every((g) => g < nvml.deviceCount() && nvml.totalEnergyMj(g) !== null)) {
-    poller = new NvmlEnergyPoller(nvml, { gpuIndices: gpus });
+    const readCostMs = measureReadCostMs(() => nvml.totalEnergyMj(gpus[0]!));
+    nvmlPolling = nvmlPollingPlan(opts.nvmlHz ?? 'auto', readCostMs, gpus.length);
+    poller = new NvmlEnergyPoller(nvml, { gpuIndices: gpus, rateHz: nvmlPolling.rateHz });
     poller.start();
   }
   // Host energy (issue 9): whatever RAPL zones and hwmon sensors are readable; none is not an error.
@@ -63,6 +99,7 @@ export async function openRealTelemetry(opts: RealTelemetryOptions = {}): Promis
     gpus,
     meter,
     energySource: poller ? 'nvml' : 'nvidia-smi',
+    nvmlPolling,
     host,
     incidents: sampler.incidents,
     identity: { gpus: all.filter((g) => gpus.includes(g.index)), driverVersion: all[0]?.driverVersion ?? null },

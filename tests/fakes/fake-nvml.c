@@ -15,6 +15,8 @@
  *   FAKE_NVML_BASE_MJ=mJ        without a trace: counter value at nvmlInit (default 10^10, above 2^32 so
  *                               the 64-bit path is exercised)
  *   FAKE_NVML_RESET_AFTER_S=s   the counter drops to 0 that many seconds after nvmlInit, then counts on
+ *   FAKE_NVML_READ_US=us        each energy read takes that many µs (nanosleep: wall time, no CPU), as a
+ *                               real one does (~4,000 µs on an H100, driver 580)
  *
  * Replay is a step function (sample-and-hold): a read at wall time w returns the counter of the last trace
  * row with t <= t0 + (w - init time). The real counter is itself a staircase (in the H100 trace it moves
@@ -46,6 +48,7 @@ static unsigned int gpu_count;
 static char name[96], driver[80];
 static int no_energy;
 static double power_w, reset_after_s;
+static long read_us;
 static unsigned long long base_mj;
 static double *trace_t;               /* seconds since the first row */
 static unsigned long long *trace_mj;
@@ -152,6 +155,7 @@ nvmlReturn_t nvmlInit_v2(void) {
   power_w = atof(env_or("FAKE_NVML_POWER_W", "100"));
   base_mj = strtoull(env_or("FAKE_NVML_BASE_MJ", "10000000000"), NULL, 10);
   reset_after_s = atof(env_or("FAKE_NVML_RESET_AFTER_S", "0"));
+  read_us = atol(env_or("FAKE_NVML_READ_US", "0"));
   free_trace();
   const char *trace = getenv("FAKE_NVML_TRACE");
   if (trace != NULL && trace[0] != '\0' && load_trace(trace) != 0) {
@@ -219,6 +223,10 @@ nvmlReturn_t nvmlDeviceGetTotalEnergyConsumption(nvmlDevice_t device, unsigned l
   if (init_count == 0) return NVML_ERROR_UNINITIALIZED;
   if (!valid_device(device) || energy == NULL) return NVML_ERROR_INVALID_ARGUMENT;
   if (no_energy) return NVML_ERROR_NOT_SUPPORTED;
+  if (read_us > 0) {
+    struct timespec cost = { read_us / 1000000, (read_us % 1000000) * 1000 };
+    nanosleep(&cost, NULL);
+  }
   *energy = energy_mj(device->index);
   return NVML_SUCCESS;
 }

@@ -70,6 +70,8 @@ export interface FakeNvmlConfig {
   powerW?: number;
   baseMj?: bigint;
   resetAfterS?: number;
+  /** µs each energy read takes (wall time), like a real driver's. */
+  readUs?: number;
 }
 
 const ENV_KEYS: Record<keyof FakeNvmlConfig, string> = {
@@ -82,6 +84,7 @@ const ENV_KEYS: Record<keyof FakeNvmlConfig, string> = {
   powerW: 'FAKE_NVML_POWER_W',
   baseMj: 'FAKE_NVML_BASE_MJ',
   resetAfterS: 'FAKE_NVML_RESET_AFTER_S',
+  readUs: 'FAKE_NVML_READ_US',
 };
 
 function setFakeNvmlEnv(config: FakeNvmlConfig): void {
@@ -115,6 +118,19 @@ export function openFakeNvml(config: FakeNvmlConfig = {}): OpenedFakeNvml {
     const nvml = openNvml({ libraryPath });
     const initAfterMs = Date.now();
     return { nvml, libraryPath, initBeforeMs, initAfterMs };
+  } finally {
+    setFakeNvmlEnv({});
+  }
+}
+
+/**
+ * Runs `fn` with the fake's configuration in the environment, for code that opens NVML itself (e.g.
+ * openRealTelemetry with `nvmlLib: fakeNvmlCopy()`); clears it afterwards.
+ */
+export async function withFakeNvmlEnv<T>(config: FakeNvmlConfig, fn: () => Promise<T>): Promise<T> {
+  setFakeNvmlEnv(config);
+  try {
+    return await fn();
   } finally {
     setFakeNvmlEnv({});
   }

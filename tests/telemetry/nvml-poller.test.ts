@@ -150,9 +150,9 @@ describe('NvmlEnergyPoller', () => {
 
   it('validates its options and refuses a GPU without an energy counter', () => {
     const nvml = openFake({ gpus: 1 });
-    expect(() => new NvmlEnergyPoller(nvml, { gpuIndices: [0], rateHz: 5 })).toThrow(InputError);
-    expect(() => new NvmlEnergyPoller(nvml, { gpuIndices: [0], rateHz: 5 })).toThrow(
-      'Expected `rateHz` to be a number >= 10, got 5 (number)',
+    expect(() => new NvmlEnergyPoller(nvml, { gpuIndices: [0], rateHz: 0.5 })).toThrow(InputError);
+    expect(() => new NvmlEnergyPoller(nvml, { gpuIndices: [0], rateHz: 0.5 })).toThrow(
+      'Expected `rateHz` to be an integer from 1 to 100, got 0.5 (number)',
     );
     expect(() => new NvmlEnergyPoller(nvml, { gpuIndices: [] })).toThrow(InputError);
     expect(() => new NvmlEnergyPoller(nvml, { gpuIndices: [0, 0] })).toThrow(InputError);
