@@ -34,11 +34,13 @@ import type pg from 'pg';
 
 import { StoreError } from '../errors.js';
 import {
+  EXPERIMENT_COLUMNS,
   openStore,
   sqliteDataPath,
   type Boundary,
   type ColumnMap,
   type EnergySource,
+  type ExperimentRecord,
   type ExperimentStatus,
   type JsonObject,
   type Store,
@@ -390,6 +392,31 @@ export async function selectUpToSci(reader: ResultsReader, sel: Selection, maxSc
 export async function selectRows(reader: ResultsReader, sel: Selection): Promise<ResultRow[]> {
   const rows = await reader.rows(`SELECT ${RESULT_SELECT} FROM results WHERE ${selectionWhere(sel)} ORDER BY id`);
   return rows.map(toResultRow);
+}
+
+/**
+ * Some fields of the selected experiments, ordered by id, converted as the stores convert them
+ * (booleans, JSON columns parsed): straight from the `experiments` table (every field named here is one
+ * of its columns), so a reader of a few columns (the report) neither joins `runs` nor builds whole
+ * records. Field names come from EXPERIMENT_COLUMNS, never from input.
+ */
+export async function selectExperimentFields<K extends keyof ExperimentRecord>(
+  reader: ResultsReader,
+  sel: Selection,
+  fields: readonly K[],
+): Promise<Pick<ExperimentRecord, K>[]> {
+  const map = Object.fromEntries(fields.map((f) => [f, EXPERIMENT_COLUMNS[f]])) as unknown as ColumnMap<Pick<ExperimentRecord, K>>;
+  const rows = await reader.rows(`SELECT ${fields.map((f) => EXPERIMENT_COLUMNS[f][0]).join(', ')} FROM experiments WHERE ${selectionWhere(sel)} ORDER BY id`);
+  return rows.map((r) => fromRow(map, r));
+}
+
+/** Experiments per status, any status: the most frequent first, ties in the order of their first (lowest) id. */
+export async function statusCounts(reader: ResultsReader): Promise<{ status: string; count: number }[]> {
+  const rows = (await reader.rawRows(`SELECT status, COUNT(*), MIN(id) FROM experiments GROUP BY status`)) as [string, number | string, number][];
+  return rows
+    .map(([status, count, firstId]) => ({ status, count: Number(count), firstId }))
+    .sort((a, b) => b.count - a.count || a.firstId - b.firstId)
+    .map(({ status, count }) => ({ status, count }));
 }
 
 /** Every row of the view, any status, ordered by id (the csv and json exports). */
