@@ -46,7 +46,7 @@ import {
   type Store,
 } from '../store/index.js';
 import { toPostgresParams } from '../store/pg-dialect.js';
-import { fromRow } from '../store/rows.js';
+import { fromRow, fromValues } from '../store/rows.js';
 import { isPostgresUrl } from '../store/pg-url.js';
 import { connectPg, toPgStoreError } from '../store/postgres.js';
 
@@ -405,9 +405,8 @@ export async function selectExperimentFields<K extends keyof ExperimentRecord>(
   sel: Selection,
   fields: readonly K[],
 ): Promise<Pick<ExperimentRecord, K>[]> {
-  const map = Object.fromEntries(fields.map((f) => [f, EXPERIMENT_COLUMNS[f]])) as unknown as ColumnMap<Pick<ExperimentRecord, K>>;
-  const rows = await reader.rows(`SELECT ${fields.map((f) => EXPERIMENT_COLUMNS[f][0]).join(', ')} FROM experiments WHERE ${selectionWhere(sel)} ORDER BY id`);
-  return rows.map((r) => fromRow(map, r));
+  const rows = await reader.rawRows(`SELECT ${fields.map((f) => EXPERIMENT_COLUMNS[f][0]).join(', ')} FROM experiments WHERE ${selectionWhere(sel)} ORDER BY id`);
+  return rows.map((values) => fromValues(EXPERIMENT_COLUMNS, fields, values));
 }
 
 /** Experiments per status, any status: the most frequent first, ties in the order of their first (lowest) id. */

@@ -44,15 +44,15 @@ export interface ReportRow extends Pick<ExperimentRecord, (typeof REPORT_FIELDS)
 
 /** An experiment (a whole record, or REPORT_FIELDS with its two JSON columns) as the report keeps it. */
 export function reportRowOf(e: Pick<ExperimentRecord, (typeof REPORT_FIELDS)[number] | 'config' | 'provenance'>): ReportRow {
-  const row = {} as Record<string, unknown>;
-  for (const f of REPORT_FIELDS) row[f] = e[f];
   const family = isObject(e.config) ? e.config.family : undefined;
   const embodied = isObject(e.provenance) ? e.provenance.embodied_g : undefined;
-  return {
-    ...(row as Pick<ExperimentRecord, (typeof REPORT_FIELDS)[number]>),
+  const row: Record<string, unknown> = {
     configFamily: typeof family === 'string' ? family : null,
     provenance: typeof embodied === 'string' ? { embodied_g: embodied } : null,
   };
+  for (const f of REPORT_FIELDS) row[f] = e[f];
+  // REPORT_FIELDS copied, and the two keys above: a ReportRow.
+  return row as unknown as ReportRow;
 }
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null;
