@@ -406,7 +406,11 @@ export async function selectExperimentFields<K extends keyof ExperimentRecord>(
   fields: readonly K[],
 ): Promise<Pick<ExperimentRecord, K>[]> {
   const rows = await reader.rawRows(`SELECT ${fields.map((f) => EXPERIMENT_COLUMNS[f][0]).join(', ')} FROM experiments WHERE ${selectionWhere(sel)} ORDER BY id`);
-  return rows.map((values) => fromValues(EXPERIMENT_COLUMNS, fields, values));
+  try {
+    return rows.map((values) => fromValues(EXPERIMENT_COLUMNS, fields, values));
+  } catch (error) {
+    throw new StoreError(`reading experiments of ${reader.location}: ${(error as Error).message}`, { cause: error });
+  }
 }
 
 /** Experiments per status, any status: the most frequent first, ties in the order of their first (lowest) id. */

@@ -157,7 +157,14 @@ export function fromRow<T>(map: ColumnMap<T>, row: Row): T {
  */
 export function fromValues<T, K extends keyof T & string>(map: ColumnMap<T>, keys: readonly K[], values: readonly unknown[]): Pick<T, K> {
   const out: Record<string, unknown> = {};
-  for (let i = 0; i < keys.length; i++) out[keys[i]!] = fromDb(map[keys[i]!][1], values[i]);
+  for (let i = 0; i < keys.length; i++) {
+    const [column, kind] = map[keys[i]!];
+    try {
+      out[keys[i]!] = fromDb(kind, values[i]);
+    } catch (error) {
+      throw new StoreError(`column ${column} holds a value that is not valid ${kind}: ${(error as Error).message}`, { cause: error });
+    }
+  }
   // Every key of `keys` is filled, with the value kind that the map declares (as fromRow).
   return out as Pick<T, K>;
 }

@@ -186,7 +186,7 @@ describe('report data: the narrow read equals the whole-record reference', () =>
     }
   });
 
-  it('reads no other column: a row whose energy_components no longer parses does not stop the report', async () => {
+  it('reads no other column: a row whose energy_components no longer parses does not stop the report; a bad config_json is named', async () => {
     const path = join(tempDir('cb-report-collect-'), 'results.db');
     const store = await openStore(path);
     let ids: number[];
@@ -209,6 +209,16 @@ describe('report data: the narrow read equals the whole-record reference', () =>
       expect(data.meta.experimentsTotal).toBe(DESIGNED.length);
     } finally {
       await reader.close();
+    }
+    // A column it does read still has to parse: the error names it.
+    const db2 = new Database(path);
+    db2.prepare(`UPDATE experiments SET config_json = '{"family":' WHERE id = ?`).run(ids[1]);
+    db2.close();
+    const again = await openResultsReader(path);
+    try {
+      await expect(collectReportData(again, OPTS)).rejects.toThrow(/^reading experiments of .*results\.db: column config_json holds a value that is not valid json: /);
+    } finally {
+      await again.close();
     }
   });
 });
