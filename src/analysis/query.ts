@@ -1,6 +1,6 @@
 /**
- * Read-only SQL for the analysis commands (top, leaderboard, pareto, fit, export), over the documented
- * `results` view (docs/database.md). Every query of src/analysis lives in this file.
+ * Read-only SQL for the analysis commands (top, leaderboard, pareto, fit, export) and the report, over the
+ * documented `results` view (docs/database.md). Every query of src/analysis lives in this file.
  *
  * Why a second, read-only connection instead of the Store interface: `Store.listExperiments` returns
  * whole ExperimentRecords (config and provenance JSON parsed), about 4 s for 100,000 rows, and the
@@ -388,7 +388,7 @@ export async function selectUpToSci(reader: ResultsReader, sel: Selection, maxSc
   return rows.map(toResultRow);
 }
 
-/** All selected rows, ordered by id (the report; exports of ok rows). */
+/** All selected rows, ordered by id (exports of ok rows). */
 export async function selectRows(reader: ResultsReader, sel: Selection): Promise<ResultRow[]> {
   const rows = await reader.rows(`SELECT ${RESULT_SELECT} FROM results WHERE ${selectionWhere(sel)} ORDER BY id`);
   return rows.map(toResultRow);
@@ -407,7 +407,7 @@ export async function selectExperimentFields<K extends keyof ExperimentRecord>(
 ): Promise<Pick<ExperimentRecord, K>[]> {
   const rows = await reader.rawRows(`SELECT ${fields.map((f) => EXPERIMENT_COLUMNS[f][0]).join(', ')} FROM experiments WHERE ${selectionWhere(sel)} ORDER BY id`);
   try {
-    return rows.map((values) => fromValues(EXPERIMENT_COLUMNS, fields, values));
+    return rows.map(fromValues(EXPERIMENT_COLUMNS, fields));
   } catch (error) {
     throw new StoreError(`reading experiments of ${reader.location}: ${(error as Error).message}`, { cause: error });
   }

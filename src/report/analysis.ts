@@ -42,17 +42,56 @@ export interface ReportRow extends Pick<ExperimentRecord, (typeof REPORT_FIELDS)
   provenance: { embodied_g: string } | null;
 }
 
-/** An experiment (a whole record, or REPORT_FIELDS with its two JSON columns) as the report keeps it. */
+/**
+ * An experiment (a whole record, or REPORT_FIELDS with its two JSON columns) as the report keeps it.
+ * Written out field by field (the compiler checks it against REPORT_FIELDS): one object of one shape
+ * per row, which at 100,000 rows is several times faster than copying in a loop over the names.
+ */
 export function reportRowOf(e: Pick<ExperimentRecord, (typeof REPORT_FIELDS)[number] | 'config' | 'provenance'>): ReportRow {
   const family = isObject(e.config) ? e.config.family : undefined;
   const embodied = isObject(e.provenance) ? e.provenance.embodied_g : undefined;
-  const row: Record<string, unknown> = {
+  return {
+    id: e.id,
+    runId: e.runId,
+    status: e.status,
+    phase: e.phase,
+    simulated: e.simulated,
+    engine: e.engine,
+    model: e.model,
+    params: e.params,
+    quant: e.quant,
+    batch: e.batch,
+    inputLen: e.inputLen,
+    outputLen: e.outputLen,
+    rationale: e.rationale,
+    tokS: e.tokS,
+    tokensOut: e.tokensOut,
+    windowS: e.windowS,
+    bpb: e.bpb,
+    sciUg: e.sciUg,
+    sciOpUg: e.sciOpUg,
+    sciEmbUg: e.sciEmbUg,
+    energyJ: e.energyJ,
+    energySource: e.energySource,
+    energyCiRel: e.energyCiRel,
+    energyBoundaryJ: e.energyBoundaryJ,
+    boundary: e.boundary,
+    region: e.region,
+    intensityGKwh: e.intensityGKwh,
+    intensityProvider: e.intensityProvider,
+    intensityAt: e.intensityAt,
+    intensityEstimated: e.intensityEstimated,
+    intensityFallback: e.intensityFallback,
+    intensityStaticGKwh: e.intensityStaticGKwh,
+    sciStaticUg: e.sciStaticUg,
+    embodiedG: e.embodiedG,
+    hardwareId: e.hardwareId,
+    hardwareFallback: e.hardwareFallback,
+    gpusUsed: e.gpusUsed,
+    throttled: e.throttled,
     configFamily: typeof family === 'string' ? family : null,
     provenance: typeof embodied === 'string' ? { embodied_g: embodied } : null,
   };
-  for (const f of REPORT_FIELDS) row[f] = e[f];
-  // REPORT_FIELDS copied, and the two keys above: a ReportRow.
-  return row as unknown as ReportRow;
 }
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null;
