@@ -46,7 +46,7 @@ import {
   type Store,
 } from '../store/index.js';
 import { toPostgresParams } from '../store/pg-dialect.js';
-import { fromRow, fromValues } from '../store/rows.js';
+import { convertValues, fromRow } from '../store/rows.js';
 import { isPostgresUrl } from '../store/pg-url.js';
 import { connectPg, toPgStoreError } from '../store/postgres.js';
 
@@ -395,19 +395,16 @@ export async function selectRows(reader: ResultsReader, sel: Selection): Promise
 }
 
 /**
- * Some fields of the selected experiments, ordered by id, converted as the stores convert them
- * (booleans, JSON columns parsed): straight from the `experiments` table (every field named here is one
- * of its columns), so a reader of a few columns (the report) neither joins `runs` nor builds whole
- * records. Field names come from EXPERIMENT_COLUMNS, never from input.
+ * Some fields of the selected experiments, ordered by id: each row as the array of its values in the
+ * order of `fields`, converted as the stores convert them (booleans, JSON columns parsed). Straight from
+ * the `experiments` table (every field named here is one of its columns), so a reader of a few columns
+ * of many rows (the report) neither joins `runs` nor makes an object per row. Field names come from
+ * EXPERIMENT_COLUMNS, never from input.
  */
-export async function selectExperimentFields<K extends keyof ExperimentRecord>(
-  reader: ResultsReader,
-  sel: Selection,
-  fields: readonly K[],
-): Promise<Pick<ExperimentRecord, K>[]> {
+export async function selectExperimentValues(reader: ResultsReader, sel: Selection, fields: readonly (keyof ExperimentRecord)[]): Promise<unknown[][]> {
   const rows = await reader.rawRows(`SELECT ${fields.map((f) => EXPERIMENT_COLUMNS[f][0]).join(', ')} FROM experiments WHERE ${selectionWhere(sel)} ORDER BY id`);
   try {
-    return rows.map(fromValues(EXPERIMENT_COLUMNS, fields));
+    return rows.map(convertValues(EXPERIMENT_COLUMNS, fields));
   } catch (error) {
     throw new StoreError(`reading experiments of ${reader.location}: ${(error as Error).message}`, { cause: error });
   }

@@ -9,16 +9,17 @@ import { J_PER_KWH } from '../carbon/sci.js';
 import { boundaryOf, sciEnergyOf } from '../energy/boundary.js';
 import type { ExperimentRecord, RunRecord } from '../store/index.js';
 import { VERSION } from '../version.js';
-import { selectExperimentFields, statusCounts, type ResultsReader, type Selection } from '../analysis/query.js';
+import { selectExperimentValues, statusCounts, type ResultsReader, type Selection } from '../analysis/query.js';
 import type { ScalingGroup } from '../analysis/scaling.js';
 import {
-  REPORT_FIELDS,
+  REPORT_READ,
   REPORT_SELECTION,
   analyse,
   embodiedInputs,
   familyOfExperiment,
   loadFrontierModels,
   reportRowOf,
+  reportRowOfRecord,
   selectRows,
   type FrontierModel,
   type ReportRow,
@@ -72,7 +73,7 @@ const LEADERBOARD_TITLES: Record<Leaderboard['by'], string> = {
 export async function collectReportData(reader: ResultsReader, opts: CollectOptions = {}): Promise<ReportData> {
   const sel = opts.selection ?? REPORT_SELECTION;
   const statuses = await statusCounts(reader);
-  const read = await selectExperimentFields(reader, sel, [...REPORT_FIELDS, 'config', 'provenance']);
+  const read = await selectExperimentValues(reader, sel, REPORT_READ);
   // selectRows again: the SQL selection (selectionWhere) and isSelected agree, but only isSelected also
   // drops a non-finite SCI (an Infinity that SQLite can hold).
   const scored = selectRows(read.map(reportRowOf), sel);
@@ -89,7 +90,7 @@ export function assembleReportData(runs: readonly RunRecord[], all: readonly Exp
   const counts = new Map<string, number>();
   for (const e of all) counts.set(e.status, (counts.get(e.status) ?? 0) + 1);
   const statuses = [...counts.entries()].map(([status, count]) => ({ status, count })).sort((a, b) => b.count - a.count);
-  return assembleRows(runs, statuses, selectRows(all, opts.selection ?? REPORT_SELECTION).map(reportRowOf), opts);
+  return assembleRows(runs, statuses, selectRows(all, opts.selection ?? REPORT_SELECTION).map(reportRowOfRecord), opts);
 }
 
 /**
