@@ -7,11 +7,23 @@ import { DEFAULT_REGION, loadRegions, type GridRegion } from '../carbon/regions.
 import { loadHardwareProfiles, type HardwareProfile } from '../carbon/hardware.js';
 import { J_PER_KWH } from '../carbon/sci.js';
 import { boundaryOf, sciEnergyOf } from '../energy/boundary.js';
-import type { ExperimentRecord, RunRecord, Store } from '../store/index.js';
+import type { ExperimentRecord, RunRecord } from '../store/index.js';
 import { VERSION } from '../version.js';
-import type { Selection } from '../analysis/query.js';
+import { selectExperimentValues, statusCounts, type ResultsReader, type Selection } from '../analysis/query.js';
 import type { ScalingGroup } from '../analysis/scaling.js';
-import { REPORT_SELECTION, analyse, embodiedInputs, familyOfExperiment, loadFrontierModels, selectRows, type FrontierModel } from './analysis.js';
+import {
+  REPORT_READ,
+  REPORT_SELECTION,
+  analyse,
+  embodiedInputs,
+  familyOfExperiment,
+  loadFrontierModels,
+  reportRowOf,
+  reportRowOfRecord,
+  selectRows,
+  type FrontierModel,
+  type ReportRow,
+} from './analysis.js';
 import {
   REPORT_DATA_VERSION,
   type DictName,
@@ -52,17 +64,43 @@ const LEADERBOARD_TITLES: Record<Leaderboard['by'], string> = {
   batch: 'Best SCI per batch size',
 };
 
-export async function collectReportData(store: Store, opts: CollectOptions = {}): Promise<ReportData> {
-  const [runs, all] = await Promise.all([store.listRuns(), store.listExperiments()]);
-  return assembleReportData(runs, all, { ...opts, dbLabel: opts.dbLabel ?? basename(store.location) });
+/**
+ * The report's document from a results database (SQLite or PostgreSQL): only REPORT_FIELDS of the
+ * selected experiments are read (the selection filtered in SQL, config and provenance reduced to the
+ * one key each that the page uses), and the statuses are counted in SQL. The reader's queries share one
+ * snapshot; runs are listed after the experiments, so every experiment's run is among them.
+ */
+export async function collectReportData(reader: ResultsReader, opts: CollectOptions = {}): Promise<ReportData> {
+  const sel = opts.selection ?? REPORT_SELECTION;
+  const statuses = await statusCounts(reader);
+  const read = await selectExperimentValues(reader, sel, REPORT_READ);
+  // selectRows again: the SQL selection (selectionWhere) and isSelected agree, but only isSelected also
+  // drops a non-finite SCI (an Infinity that SQLite can hold).
+  const scored = selectRows(read.map(reportRowOf), sel);
+  const runs = await reader.store.listRuns();
+  return assembleRows(runs, statuses, scored, { ...opts, dbLabel: opts.dbLabel ?? basename(reader.location) });
 }
 
-/** The pure part of collectReportData: `all` = every experiment row, any status, ordered by id. */
+/**
+ * The same document from whole records (`all` = every experiment row, any status, ordered by id), as
+ * the report was built before it read only its columns: the reference that tests compare
+ * collectReportData with.
+ */
 export function assembleReportData(runs: readonly RunRecord[], all: readonly ExperimentRecord[], opts: CollectOptions): ReportData {
+  const counts = new Map<string, number>();
+  for (const e of all) counts.set(e.status, (counts.get(e.status) ?? 0) + 1);
+  const statuses = [...counts.entries()].map(([status, count]) => ({ status, count })).sort((a, b) => b.count - a.count);
+  return assembleRows(runs, statuses, selectRows(all, opts.selection ?? REPORT_SELECTION).map(reportRowOfRecord), opts);
+}
+
+/**
+ * The pure part: `statuses` = experiments per status (all statuses, most frequent first), `scored` =
+ * the selected experiments ordered by id.
+ */
+function assembleRows(runs: readonly RunRecord[], statuses: readonly { status: string; count: number }[], scored: readonly ReportRow[], opts: CollectOptions): ReportData {
   const regions = opts.regions ?? loadRegions();
   const profiles = opts.hardwareProfiles ?? loadHardwareProfiles();
   const frontier = opts.frontier ?? loadFrontierModels();
-  const scored = selectRows(all, opts.selection ?? REPORT_SELECTION);
   const analysis = analyse(scored, frontier, opts.topN ?? 5);
 
   const rowOf = new Map<number, number>(scored.map((e, i) => [e.id, i]));
@@ -128,9 +166,6 @@ export function assembleReportData(runs: readonly RunRecord[], all: readonly Exp
     exp.throttled.push(e.throttled === true ? 1 : 0);
   }
 
-  const statusCounts = new Map<string, number>();
-  for (const e of all) statusCounts.set(e.status, (statusCounts.get(e.status) ?? 0) + 1);
-
   const leaderboards: Leaderboard[] = analysis.leaderboards.map(({ by, groups }) => ({
     by,
     title: LEADERBOARD_TITLES[by],
@@ -188,9 +223,9 @@ export function assembleReportData(runs: readonly RunRecord[], all: readonly Exp
       generatedAt: opts.generatedAt ?? new Date().toISOString(),
       toolVersion: VERSION,
       db: opts.dbLabel ?? 'results.db',
-      experimentsTotal: all.length,
+      experimentsTotal: statuses.reduce((n, s) => n + s.count, 0),
       experimentsScored: scored.length,
-      statusCounts: [...statusCounts.entries()].map(([status, count]) => ({ status, count })).sort((a, b) => b.count - a.count),
+      statusCounts: statuses.map(({ status, count }) => ({ status, count })),
       simulatedScored: scored.filter((e) => e.simulated).length,
       jPerKwh: J_PER_KWH,
       libraries: opts.libraries ?? [],
@@ -212,7 +247,7 @@ export function assembleReportData(runs: readonly RunRecord[], all: readonly Exp
   };
 }
 
-function hardwareUsed(runs: readonly RunRecord[], scored: readonly ExperimentRecord[], profiles: readonly HardwareProfile[]): ReportHardware[] {
+function hardwareUsed(runs: readonly RunRecord[], scored: readonly ReportRow[], profiles: readonly HardwareProfile[]): ReportHardware[] {
   const used = new Map<string, ReportHardware>();
   const entry = (id: string): ReportHardware | null => {
     const existing = used.get(id);

@@ -6,7 +6,8 @@
 import { existsSync, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { InputError } from '../errors.js';
-import { isPostgresUrl, openStore, type Store } from '../store/index.js';
+import { openResultsReader, type ResultsReader } from '../analysis/query.js';
+import { isPostgresUrl } from '../store/index.js';
 import { loadAssets } from './assets.js';
 import { collectReportData, type CollectOptions } from './data.js';
 import { renderHtml } from './html.js';
@@ -25,9 +26,10 @@ export interface BuiltReport {
   experiments: number;
 }
 
-export async function buildReport(store: Store, opts: ReportOptions = {}): Promise<BuiltReport> {
+/** The page of the database that `reader` reads (openResultsReader: SQLite or PostgreSQL). */
+export async function buildReport(reader: ResultsReader, opts: ReportOptions = {}): Promise<BuiltReport> {
   const assets = loadAssets();
-  const data = await collectReportData(store, {
+  const data = await collectReportData(reader, {
     ...opts,
     libraries: assets.libraries.map(({ name, version, license }) => ({ name, version, license })),
   });
@@ -45,12 +47,12 @@ export interface WrittenReport {
 /** Reads `dbPath` (read-only) and writes `<outDir>/index.html`, creating outDir. */
 export async function writeReport(dbPath: string, outDir: string, opts: ReportOptions = {}): Promise<WrittenReport> {
   if (!isPostgresUrl(dbPath) && !existsSync(dbPath)) throw new InputError(`--db ${dbPath} does not exist: no results yet (start with carbonbench run)`);
-  const store = await openStore(dbPath, { readonly: true });
+  const reader = await openResultsReader(dbPath);
   let built: BuiltReport;
   try {
-    built = await buildReport(store, opts);
+    built = await buildReport(reader, opts);
   } finally {
-    await store.close();
+    await reader.close();
   }
   const dir = resolve(outDir);
   try {

@@ -151,6 +151,26 @@ export function fromRow<T>(map: ColumnMap<T>, row: Row): T {
 }
 
 /**
+ * fromRow for rows read as arrays of values (a raw-mode SELECT of the columns of `keys`, in that order),
+ * converting each array in place: no object is made per row, which at 100,000 rows is a large part of
+ * the read (the report). Returns the converter of one row; the column kinds are looked up once.
+ */
+export function convertValues<T>(map: ColumnMap<T>, keys: readonly (keyof T & string)[]): (values: unknown[]) => unknown[] {
+  const columns = keys.map((k) => map[k]);
+  return (values) => {
+    for (let i = 0; i < columns.length; i++) {
+      const [column, kind] = columns[i]!;
+      try {
+        values[i] = fromDb(kind, values[i]);
+      } catch (error) {
+        throw new StoreError(`column ${column} holds a value that is not valid ${kind}: ${(error as Error).message}`, { cause: error });
+      }
+    }
+    return values;
+  };
+}
+
+/**
  * JSON with object keys sorted at every level, so the same config always gives the same text (SQL
  * equality finds duplicates). Non-finite numbers are refused instead of becoming `null`.
  */

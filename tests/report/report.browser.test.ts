@@ -18,6 +18,7 @@ import { pathToFileURL } from 'node:url';
 import { chromium, type Browser, type ConsoleMessage, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { recomputeFor } from '../../src/analysis/calculator.js';
+import { openResultsReader } from '../../src/analysis/query.js';
 import { loadRegions } from '../../src/carbon/regions.js';
 import { SECONDS_PER_YEAR, computeSci } from '../../src/carbon/sci.js';
 import { buildReport, escapeHtml, jsonForScript, scriptForInline, writeReport } from '../../src/report/index.js';
@@ -87,9 +88,10 @@ describe('report HTML escaping', () => {
 
   it('builds a page for an empty database with every section', async () => {
     const dir = tempDir();
-    const store = await openStore(join(dir, 'empty.db'));
+    await (await openStore(join(dir, 'empty.db'))).close();
+    const reader = await openResultsReader(join(dir, 'empty.db'));
     try {
-      const { html, bytes, experiments } = await buildReport(store, { generatedAt: '2025-01-01T00:00:00.000Z' });
+      const { html, bytes, experiments } = await buildReport(reader, { generatedAt: '2025-01-01T00:00:00.000Z' });
       expect(experiments).toBe(0);
       expect(bytes).toBe(Buffer.byteLength(html));
       for (const id of SECTIONS) expect(html).toContain(`<section id="${id}">`);
@@ -99,7 +101,7 @@ describe('report HTML escaping', () => {
       expect(markup.match(/<(link|iframe|img|object|embed)\b/g)).toBeNull();
       expect(html).not.toContain('id="sim-banner"');
     } finally {
-      await store.close();
+      await reader.close();
     }
   });
 });
