@@ -189,6 +189,7 @@ export async function runExperiment(req: ExperimentRequest, deps: ExperimentDeps
   let load: LoadGenerator | null = null;
   let fromS: number | null = null;
   let toS: number | null = null;
+  let offBoundary: (() => void) | null = null;
   const provenance: JsonObject = {};
   try {
     // 2. Engine: reuse or (re)start.
@@ -206,6 +207,8 @@ export async function runExperiment(req: ExperimentRequest, deps: ExperimentDeps
     // 4. Window: ≥ minWindowS, ≥ minRequestsPerBatch × batch completed, CI within target, or budget.
     fromS = await Promise.race([load.openWindow(), died, guard]);
     telemetry.meter.markEdge();
+    // Offline engines: read the counter at every batch-call boundary too (their segments' edges).
+    offBoundary = load.onBoundary?.(() => telemetry.meter.markEdge()) ?? null;
     const windowBudgetS = Math.max(protocol.minWindowS, protocol.experimentSeconds - (clock.now() - loadStartS));
     let ci = { jPerToken: Infinity, ciRel: Infinity, segments: 0 };
     for (;;) {
@@ -222,6 +225,7 @@ export async function runExperiment(req: ExperimentRequest, deps: ExperimentDeps
       if (elapsedS >= windowBudgetS) break;
     }
     toS = await Promise.race([load.closeWindow(), died, guard]);
+    offBoundary?.();
     telemetry.meter.markEdge();
 
     // 5.–6. Energy over exactly the window the tokens were counted in, measured while the load still
@@ -374,6 +378,7 @@ export async function runExperiment(req: ExperimentRequest, deps: ExperimentDeps
     exLog.warn({ status, error: message }, 'experiment did not complete');
   } finally {
     if (budgetTimer) clearTimeout(budgetTimer);
+    offBoundary?.();
     watchdog.stop();
     offTelemetryError();
   }

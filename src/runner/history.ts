@@ -20,5 +20,6 @@ export function observationsOf(experiments: readonly ExperimentRecord[]): Observ
       bpb: e.status === 'ok' ? e.bpb : null,
       tokS: e.status === 'ok' ? e.tokS : null,
       phase: e.phase ?? 'unknown',
+      ...(e.trialNumber !== null && e.trialNumber !== undefined ? { trialNumber: e.trialNumber } : {}),
     }));
 }

@@ -112,7 +112,11 @@ function switchReason(phase: PhaseName, end: string | null, history: readonly Ob
  */
 export function claimProblem(claim: StudyClaim, history: readonly Observation[], state: StudyState, usable: (p: SpacePoint) => boolean): string | null {
   const key = pointKey(claim.point);
-  const elsewhere = state.running.filter((t) => t.trialNumber !== claim.trialNumber && !t.mine && t.point !== null && pointKey(t.point) === key);
+  // A trial whose result is already stored but which its worker has not told Optuna yet is still RUNNING
+  // in the study: count it once (in the history), not twice (found by the 3-worker test under load: the
+  // third baseline repeat was skipped as "already 3").
+  const observed = new Set(history.map((o) => o.trialNumber).filter((n): n is number => typeof n === 'number'));
+  const elsewhere = state.running.filter((t) => t.trialNumber !== claim.trialNumber && !t.mine && t.point !== null && pointKey(t.point) === key && !observed.has(t.trialNumber));
   if (claim.phase === 'baseline') {
     const done = history.filter((o) => o.phase === 'baseline').length;
     return done + elsewhere.length >= BASELINE_REPEATS ? `the baseline already has ${BASELINE_REPEATS} repeats (done or running)` : null;

@@ -35,6 +35,8 @@ export interface Observation {
   bpb: number | null;
   tokS: number | null;
   phase: PhaseName | string;
+  /** The study trial that measured it (study workers, issue 10); absent elsewhere. */
+  trialNumber?: number | null;
 }
 
 export interface Proposal {

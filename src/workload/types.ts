@@ -52,6 +52,13 @@ export interface LoadGenerator {
   requestsCompletedBetween(fromS: number, toS: number): number;
   /** Natural pieces of [fromS, toS] for the CI: fixed bins for HTTP load, one per batch call offline. */
   segments(fromS: number, toS: number): Segment[];
+  /**
+   * Offline generators whose segments are batch calls: `listener` runs as soon as a call has ended, so
+   * that the energy counter can be read at the segment boundary (decision 41: between boundaries it may be
+   * read only once a second). Returns the unsubscribe function. HTTP load needs none: its segments are
+   * 1 s bins from the window edge, where the poller's phase-locked reads already fall.
+   */
+  onBoundary?(listener: () => void): () => void;
   /** Every request so far, warm-up included (flagged). */
   requests(): RequestRecord[];
   /** A fatal load failure (every request failing, the engine gone): the experiment fails with it. */

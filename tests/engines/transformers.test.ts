@@ -245,6 +245,10 @@ describe('the offline load generator (fake runner)', () => {
       expect(warmCalls).toBeGreaterThanOrEqual(2); // 8 sequences at batch 4, and 0.2 s
       expect(load.completedCalls().every((call) => call.warmup)).toBe(true);
 
+      // Boundary listeners (decision 41: the energy counter is read at each call's end) run once per
+      // completed call, after it is recorded, and stop when unsubscribed.
+      const boundaryTimesS: { atS: number; calls: number }[] = [];
+      const offBoundary = load.onBoundary(() => boundaryTimesS.push({ atS: Date.now() / 1000, calls: load.completedCalls().length }));
       const askedS = Date.now() / 1000;
       const fromS = await load.openWindow();
       // The window opens at the start of a call that starts after the request (the next one).
@@ -253,6 +257,9 @@ describe('the offline load generator (fake runner)', () => {
       const closeAskedS = Date.now() / 1000;
       const toS = await load.closeWindow();
       expect(toS).toBeGreaterThan(closeAskedS);
+      await new Promise((r) => setImmediate(r)); // the listener of the last call runs in the next turn
+      offBoundary();
+      const heardS = boundaryTimesS.length;
 
       const calls = load.completedCalls();
       const inside = calls.filter((call) => call.startS >= fromS && call.endS <= toS);
@@ -270,6 +277,15 @@ describe('the offline load generator (fake runner)', () => {
       const mid = (inside[1]!.startS + inside[1]!.endS) / 2;
       expect(load.tokensBetween(mid, toS)).toBe((inside.length - 2) * 32);
       expect(load.segments(fromS, mid)).toHaveLength(1);
+      // Every call that ended while subscribed was heard, each just after its end (a few ms at most).
+      const endedWhileSubscribed = calls.filter((call) => call.endS > boundaryTimesS[0]!.atS - 0.05 && call.endS <= toS);
+      expect(heardS).toBeGreaterThanOrEqual(inside.length);
+      expect(heardS).toBe(endedWhileSubscribed.length);
+      for (const heard of boundaryTimesS) {
+        const ended = calls[heard.calls - 1]!;
+        expect(heard.atS).toBeGreaterThanOrEqual(ended.endS - 0.002);
+        expect(heard.atS - ended.endS).toBeLessThan(0.1);
+      }
 
       const records = load.requests();
       expect(records.length).toBeGreaterThanOrEqual(calls.length);
@@ -279,6 +295,7 @@ describe('the offline load generator (fake runner)', () => {
 
       // Calls go on after closeWindow() (the GPU stays loaded) until stop(), which cancels the running one.
       await realClock.sleep(50);
+      expect(boundaryTimesS).toHaveLength(heardS); // unsubscribed: calls after closeWindow() are not heard
       expect(load.failure).toBeNull();
       await load.stop();
       expect(load.requests().every((r) => r.success)).toBe(true);

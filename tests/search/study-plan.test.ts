@@ -84,6 +84,17 @@ describe('claimProblem and overBudget', () => {
     expect(claimProblem(claim(7, pt('bf16', 2), 'baseline'), baselineHistory, state({}), usable([]))).toMatch(/already has 3 repeats/);
   });
 
+  it('a repeat whose result is stored but whose trial is still running counts once, not twice', () => {
+    // Trials 0 and 1 stored their rows; trial 1's worker has not told Optuna yet (still RUNNING there).
+    const stored = [{ ...baselineHistory[0]!, trialNumber: 0 }, { ...baselineHistory[1]!, trialNumber: 1 }];
+    const s = state({ phase: 'baseline', running: [{ ...trial(1, pt('bf16', 2), 'baseline', { host: 'gpu-b' }), mine: false }, { ...trial(2, pt('bf16', 2), 'baseline'), mine: true }] });
+    expect(claimProblem(claim(2, pt('bf16', 2), 'baseline'), stored, s, usable([]))).toBeNull();
+    // Without the trial numbers (rows of a plain run), the running trial would be counted again.
+    expect(claimProblem(claim(2, pt('bf16', 2), 'baseline'), baselineHistory.slice(0, 2), s, usable([]))).toMatch(/already has 3 repeats/);
+    // Still running and not stored: it is a repeat in progress.
+    expect(claimProblem(claim(2, pt('bf16', 2), 'baseline'), stored.slice(0, 1), state({ running: [{ ...trial(1, pt('bf16', 2), 'baseline'), mine: false }, { ...trial(5, pt('bf16', 2), 'baseline'), mine: false }] }), usable([]))).toMatch(/already has 3 repeats/);
+  });
+
   it('skips a config dominated by a failure (same server, every dimension at least as large)', () => {
     const history = [...baselineHistory, obs(pt('fp8', 2), 'grid', null, 'failed')];
     expect(claimProblem(claim(9, pt('fp8', 4), 'grid'), history, state({}), usable(history))).toMatch(/dominated by a failed config/);
