@@ -311,22 +311,25 @@ export class NvmlEnergyPoller {
   }
 
   /**
-   * Energy of one GPU over a window, from the counter readings that lie inside it, edges included:
-   * normally the two edge readings taken with read() and the background readings between them.
+   * Energy of one GPU over a window.
    *
-   * Edges are epoch seconds or the readings themselves. Readings are preferred: tS has Date.now()'s
-   * millisecond resolution, so a background reading and an edge reading can share a timestamp (start()
-   * followed by read() nearly always does). With numeric edges such ties are resolved at the `from` edge
-   * by taking the newest reading with tS === fromS (the edge read is the newest when it was taken); the
-   * residual ambiguity is under 1 ms of energy per edge. With reading edges the window is exactly the
-   * readings recorded from `from` to `to`.
+   * With reading edges (the readings read() returned) the window is exactly the readings recorded from
+   * `from` to `to`, and the energy is the sum of the steps between them.
+   *
+   * With numeric edges (epoch seconds) the counter is interpolated linearly at both edges between the
+   * readings that bracket them, so the window is [fromS, toS] exactly, as the tokens' window is. Edges
+   * are read just after the load generator stamps them (EnergyMeter.markEdge), so a reading lies a few
+   * ms after each edge and the interpolated share of a step is tiny; without it (fixed) the energy between
+   * the last background reading and the end of the window was lost — up to one background period, 100 ms
+   * at 10 Hz and 1 s at 1 Hz. Readings stamped exactly fromS are ties (Date.now()'s 1 ms resolution):
+   * the newest is the edge. A window not bracketed by readings is an error, not an extrapolation.
    *
    * A reset inside the window (a reading smaller than the one before) does not throw: the energy is the
-   * sum of the monotonic segments, i.e. of every non-negative step between consecutive readings, and the
-   * step across the reset counts 0 because what happened between the last reading before the reset and
-   * the first after it is unknown (the counter may restart at 0, or at anything after a GPU reset). The
-   * result is therefore a lower bound, short by at most the energy of `resetGapS` seconds (one polling
-   * period per reset at 10 Hz); `resetDetected` lets the caller flag or reject the measurement.
+   * sum of the monotonic steps, and the step across the reset counts 0 because what happened between
+   * the last reading before the reset and the first after it is unknown (the counter may restart at 0,
+   * or at anything after a GPU reset). The result is therefore a lower bound, short by at most the energy
+   * of `resetGapS` seconds (one polling period per reset); `resetDetected` lets the caller flag or reject
+   * the measurement.
    */
   energyBetweenJ(
     gpuIndex: number,
@@ -337,22 +340,22 @@ export class NvmlEnergyPoller {
     const fromS = typeof from === 'number' ? from : from.tS;
     const toS = typeof to === 'number' ? to : to.tS;
     const label = `energy window [${fromS}, ${toS}] of GPU ${gpuIndex}`;
-    const start = typeof from === 'number' ? this.firstIndexAtEdge(series, from) : series.lastIndexOf(from);
-    const end = typeof to === 'number' ? this.lastIndexAtMost(series, to) : series.lastIndexOf(to);
-    if (start === -1 && typeof from !== 'number') {
-      throw new EnergyWindowError(`${label}: the \`from\` reading was not recorded by this poller for this GPU`);
-    }
-    if (end === -1 && typeof to !== 'number') {
-      throw new EnergyWindowError(`${label}: the \`to\` reading was not recorded by this poller for this GPU`);
-    }
     if (toS < fromS || (typeof from === 'number' && typeof to === 'number' && toS === fromS)) {
       throw new EnergyWindowError(`${label} is empty or reversed`);
     }
-    const count = start === -1 || end < start ? 0 : end - start + 1;
+    if (typeof from === 'number' || typeof to === 'number') {
+      if (typeof from !== 'number' || typeof to !== 'number') {
+        throw new EnergyWindowError(`${label}: give both edges as readings or both as times`);
+      }
+      return this.interpolatedWindow(series, from, to, label);
+    }
+    const start = series.lastIndexOf(from);
+    const end = series.lastIndexOf(to);
+    if (start === -1) throw new EnergyWindowError(`${label}: the \`from\` reading was not recorded by this poller for this GPU`);
+    if (end === -1) throw new EnergyWindowError(`${label}: the \`to\` reading was not recorded by this poller for this GPU`);
+    const count = end < start ? 0 : end - start + 1;
     if (count < 2) {
-      throw new EnergyWindowError(
-        `${label} holds ${count} NVML counter reading(s); at least 2 are needed (read() at both edges)`,
-      );
+      throw new EnergyWindowError(`${label} holds ${count} NVML counter reading(s); at least 2 are needed (read() at both edges)`);
     }
     let energyMj = 0n;
     let resetDetected = false;
@@ -371,12 +374,39 @@ export class NvmlEnergyPoller {
     return { energyJ: Number(energyMj) / 1000, readings: count, resetDetected, resetGapS };
   }
 
-  /** Index of the first reading at or after fromS; among readings stamped exactly fromS, the newest. */
-  private firstIndexAtEdge(series: readonly EnergyCounterReading[], fromS: number): number {
-    let index = series.findIndex((r) => r.tS >= fromS);
-    if (index === -1) return -1;
-    while (series[index]!.tS === fromS && series[index + 1]?.tS === fromS) index += 1;
-    return index;
+  /** The counter interpolated at fromS and toS (see energyBetweenJ). */
+  private interpolatedWindow(series: readonly EnergyCounterReading[], fromS: number, toS: number, label: string): EnergyWindow {
+    const start = this.lastIndexAtMost(series, fromS);
+    let end = series.findIndex((r) => r.tS >= toS);
+    // Readings stamped exactly toS are ties too: the window ends at the newest (the edge read).
+    while (end !== -1 && series[end]!.tS === toS && series[end + 1]?.tS === toS) end += 1;
+    if (start === -1 || end === -1) {
+      const held = series.filter((r) => r.tS >= fromS && r.tS <= toS).length;
+      const where = start === -1 ? `no reading at or before its start (first: ${series[0]?.tS ?? 'none'})` : `no reading at or after its end (last: ${series.at(-1)?.tS ?? 'none'})`;
+      throw new EnergyWindowError(`${label} is not covered by NVML counter readings: ${where}; it holds ${held} NVML counter reading(s) (read() at both edges)`);
+    }
+    let wholeMj = 0n;
+    let partialMj = 0;
+    let resetDetected = false;
+    let resetGapS = 0;
+    for (let i = start + 1; i <= end; i++) {
+      const a = series[i - 1]!;
+      const b = series[i]!;
+      const spanS = b.tS - a.tS;
+      // A step of no duration (a tie at one millisecond) lies at a.tS: inside if fromS < a.tS <= toS.
+      const share = spanS > 0 ? Math.max(0, Math.min(b.tS, toS) - Math.max(a.tS, fromS)) / spanS : a.tS > fromS && a.tS <= toS ? 1 : 0;
+      if (share === 0) continue;
+      if (b.energyMj < a.energyMj) {
+        resetDetected = true;
+        resetGapS += share * spanS;
+      } else if (share === 1) {
+        wholeMj += b.energyMj - a.energyMj;
+      } else {
+        partialMj += share * Number(b.energyMj - a.energyMj);
+      }
+    }
+    // Whole steps stay exact as bigint; only the two edge shares are fractional.
+    return { energyJ: (Number(wholeMj) + partialMj) / 1000, readings: end - start + 1, resetDetected, resetGapS };
   }
 
   /** Index of the last reading at or before toS, or -1. */

@@ -95,21 +95,32 @@ describe('NvmlEnergyPoller', () => {
     const window1 = p.energyBetweenJ(1, from1.tS, to1.tS);
     expect(Math.abs(window1.energyJ - 210 * (to1.tS - from1.tS))).toBeLessThanOrEqual(210 * 0.005);
 
-    // A window without edge readings uses the readings nearest inside it.
+    // A window between readings: the counter is interpolated at both edges (it used to take only the
+    // readings inside, losing the energy between its last reading and its end: up to one period).
     const innerFrom = from0.tS + 0.15;
     const innerTo = to0.tS - 0.15;
-    const inside = p.readings(0).filter((r) => r.tS >= innerFrom && r.tS <= innerTo);
+    const series = p.readings(0);
+    const inside = series.filter((r) => r.tS >= innerFrom && r.tS <= innerTo);
     expect(inside.length).toBeGreaterThanOrEqual(2);
-    expect(p.energyBetweenJ(0, innerFrom, innerTo)).toEqual({
-      energyJ: Number(inside.at(-1)!.energyMj - inside[0]!.energyMj) / 1000,
-      readings: inside.length,
-      resetDetected: false,
-      resetGapS: 0,
-    });
+    const interpolate = (tS: number): number => {
+      const i = series.findIndex((r) => r.tS > tS);
+      const a = series[i - 1]!;
+      const b = series[i]!;
+      return Number(a.energyMj) + ((Number(b.energyMj) - Number(a.energyMj)) * (tS - a.tS)) / (b.tS - a.tS);
+    };
+    const inner = p.energyBetweenJ(0, innerFrom, innerTo);
+    expect(inner.energyJ).toBeCloseTo((interpolate(innerTo) - interpolate(innerFrom)) / 1000, 6);
+    expect(inner.readings).toBe(inside.length + 2); // the bracketing readings too
+    expect(inner).toMatchObject({ resetDetected: false, resetGapS: 0 });
+    expect(Math.abs(inner.energyJ - 200 * (innerTo - innerFrom))).toBeLessThanOrEqual(200 * 0.005);
+    expect(inner.energyJ).toBeGreaterThan(Number(inside.at(-1)!.energyMj - inside[0]!.energyMj) / 1000);
+    // Mixed edges are refused.
+    expect(() => p.energyBetweenJ(0, from0, to0.tS)).toThrow(/both edges as readings or both as times/);
 
     // Fewer than two readings in the window, or a reversed window, is an error, not a guess.
     expect(() => p.energyBetweenJ(0, to0.tS + 10, to0.tS + 20)).toThrow(EnergyWindowError);
-    expect(() => p.energyBetweenJ(0, to0.tS, to0.tS + 20)).toThrow(/holds 1 NVML counter reading/);
+    expect(() => p.energyBetweenJ(0, to0.tS, to0.tS + 20)).toThrow(/not covered by NVML counter readings: no reading at or after its end .* holds 1 NVML counter reading/);
+    expect(() => p.energyBetweenJ(0, from0.tS - 5, to0.tS)).toThrow(/no reading at or before its start/);
     expect(() => p.energyBetweenJ(0, to0.tS, from0.tS)).toThrow(EnergyWindowError);
     expect(() => p.energyBetweenJ(0, to0, from0)).toThrow(EnergyWindowError);
     expect(() => p.energyBetweenJ(0, from1, to0)).toThrow(/`from` reading was not recorded/);
