@@ -22,6 +22,8 @@ const scalar = z.union([z.string(), z.number(), z.boolean()]);
  * boundary, naming the character and what is allowed. Shared with `carbonbench measure --model`.
  */
 const MODEL_REF_CHARS_RE = /^[\p{L}\p{N}._\-/+@:=, ]+$/u;
+const NVML_HZ_ALLOWED = 'allowed: auto, or an integer number of reads per second from 1 to 100';
+
 export const MODEL_REF_ALLOWED = 'a model id (org/name) or a file path of letters, digits, spaces and . _ - / + @ : = , — not starting with "-", without ".." segments or shell metacharacters';
 
 /** null when `s` is an acceptable model id or path, else what is wrong with it (e.g. `contains "$"`). */
@@ -143,7 +145,7 @@ export const programSchema = z.strictObject({
       // fewer (down to 1 Hz, phase-locked to the window's 1 s segments) where a read costs milliseconds
       // of CPU, to keep the harness under 1% of a core (decision 40).
       nvml_hz: z
-        .union([z.literal('auto'), z.number().int().min(1).max(100)], { error: 'allowed: auto, or an integer number of reads per second from 1 to 100' })
+        .union([z.literal('auto'), z.number().int({ error: NVML_HZ_ALLOWED }).min(1, { error: NVML_HZ_ALLOWED }).max(100, { error: NVML_HZ_ALLOWED })], { error: NVML_HZ_ALLOWED })
         .default('auto'),
     })
     .default({ boundary: 'auto', nvml_hz: 'auto' }),

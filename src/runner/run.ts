@@ -26,7 +26,7 @@ import { DEFAULT_PROTOCOL, runExperiment, type ProtocolOptions } from './experim
 import { observationsOf, pointOf } from './history.js';
 import { acquireRunLock } from './lock.js';
 import { ServerPool } from './server-pool.js';
-import { openSession, simFaultsOf, type Session } from './setup.js';
+import { openSession, simFaultsOf, type Session, type SessionOptions } from './setup.js';
 
 export interface RunOptions {
   programFile: string;
@@ -177,6 +177,37 @@ async function resumable(store: Store): Promise<number | null> {
 }
 
 /** program.md's carbon.intensity_provider, zone and signal (issue 9 part 2). */
+/**
+ * What a plain run and a study worker both open their session with, from program.md and the CLI flags:
+ * one place, so that a new program.md key reaches both (it did not: workers ignored --sysfs-root,
+ * energy.boundary and the grid-intensity provider until session 3).
+ */
+export function sessionOptionsOf(parsed: ParsedProgram, opts: RunOptions, engine: Engine, seed: number): SessionOptions {
+  const { program } = parsed;
+  return {
+    db: opts.db,
+    engine,
+    programText: parsed.text,
+    programHash: parsed.sha256,
+    seed,
+    nvidiaSmi: opts.nvidiaSmi,
+    sysfsRoot: opts.sysfsRoot,
+    nvmlHz: program.energy.nvml_hz,
+    gpus: opts.gpus ?? program.gpus,
+    carbon: {
+      region: program.carbon.region,
+      intensity: program.carbon.intensity,
+      hardware: program.carbon.hardware,
+      embodiedKg: program.carbon.embodied_kg,
+      lifetimeYears: program.carbon.lifetime_years,
+      gpusTotal: program.carbon.gpus_total,
+      timed: timedIntensityOf(program.carbon),
+    },
+    simHardware: typeof program.engine_options.sim_hardware === 'string' ? program.engine_options.sim_hardware : undefined,
+    simFaults: simFaultsOf(program.engine_options),
+  };
+}
+
 export function timedIntensityOf(carbon: Program['carbon']): CarbonIntensityConfig {
   return {
     provider: carbon.intensity_provider ?? 'static',
@@ -254,29 +285,7 @@ export async function runSweep(options: RunOptions): Promise<RunSummary> {
       }
     }
     resumed = resumeRunId !== undefined;
-    session = await openSession({
-      db: opts.db,
-      engine,
-      programText: parsed.text,
-      programHash: parsed.sha256,
-      seed,
-      nvidiaSmi: opts.nvidiaSmi,
-      sysfsRoot: opts.sysfsRoot,
-      nvmlHz: parsed.program.energy.nvml_hz,
-      gpus: opts.gpus ?? parsed.program.gpus,
-      carbon: {
-        region: parsed.program.carbon.region,
-        intensity: parsed.program.carbon.intensity,
-        hardware: parsed.program.carbon.hardware,
-        embodiedKg: parsed.program.carbon.embodied_kg,
-        lifetimeYears: parsed.program.carbon.lifetime_years,
-        gpusTotal: parsed.program.carbon.gpus_total,
-        timed: timedIntensityOf(parsed.program.carbon),
-      },
-      simHardware: typeof parsed.program.engine_options.sim_hardware === 'string' ? parsed.program.engine_options.sim_hardware : undefined,
-      simFaults: simFaultsOf(parsed.program.engine_options),
-      resumeRunId,
-    });
+    session = await openSession({ ...sessionOptionsOf(parsed, opts, engine, seed), resumeRunId });
     const { store, runId } = session;
     if (resumed) await store.addNote(runId, 'resume', `resumed by pid ${process.pid}`);
     const run = await store.getRun(runId);

@@ -34,9 +34,9 @@ import type { ExperimentRecord, Store } from '../store/types.js';
 import { runExperiment } from './experiment.js';
 import { observationsOf } from './history.js';
 import { acquireRunLock } from './lock.js';
-import { configFor, modelParamsOf, protocolOf, spaceOf, steer, summarize, timedIntensityOf, type RunOptions, type RunSummary } from './run.js';
+import { configFor, modelParamsOf, protocolOf, spaceOf, steer, sessionOptionsOf, summarize, type RunOptions, type RunSummary } from './run.js';
 import { ServerPool } from './server-pool.js';
-import { openSession, simFaultsOf, type Session } from './setup.js';
+import { openSession, type Session } from './setup.js';
 
 export interface WorkerOptions {
   run: RunOptions;
@@ -78,30 +78,7 @@ export async function runStudyWorker(w: WorkerOptions): Promise<RunSummary> {
   let stopReason = '';
   const pollMs = Math.max(20, Math.min(250, (w.heartbeatTimeoutS * 1000) / 8));
   try {
-    session = await openSession({
-      db: opts.db,
-      engine,
-      programText: parsed.text,
-      programHash: parsed.sha256,
-      seed,
-      nvidiaSmi: opts.nvidiaSmi,
-      sysfsRoot: opts.sysfsRoot,
-      nvmlHz: parsed.program.energy.nvml_hz,
-      gpus: opts.gpus ?? parsed.program.gpus,
-      carbon: {
-        region: parsed.program.carbon.region,
-        intensity: parsed.program.carbon.intensity,
-        hardware: parsed.program.carbon.hardware,
-        embodiedKg: parsed.program.carbon.embodied_kg,
-        lifetimeYears: parsed.program.carbon.lifetime_years,
-        gpusTotal: parsed.program.carbon.gpus_total,
-        timed: timedIntensityOf(parsed.program.carbon),
-      },
-      simHardware: typeof parsed.program.engine_options.sim_hardware === 'string' ? parsed.program.engine_options.sim_hardware : undefined,
-      simFaults: simFaultsOf(parsed.program.engine_options),
-      host: w.hostLabel,
-      study: w.study,
-    });
+    session = await openSession({ ...sessionOptionsOf(parsed, opts, engine, seed), host: w.hostLabel, study: w.study });
     const s = session;
     const { store, runId } = s;
     const storage = studyStorageUrl(opts.db, (p) => resolve(p));
