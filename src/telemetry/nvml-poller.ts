@@ -97,6 +97,9 @@ export interface PollError {
   message: string;
 }
 
+/** Readings are stamped with Date.now(): whole milliseconds. */
+const READING_STAMP_RESOLUTION_S = 0.001;
+
 /** Poll errors kept for inspection; older ones are counted, not stored. */
 const MAX_KEPT_ERRORS = 100;
 
@@ -377,9 +380,11 @@ export class NvmlEnergyPoller {
   /** The counter interpolated at fromS and toS (see energyBetweenJ). */
   private interpolatedWindow(series: readonly EnergyCounterReading[], fromS: number, toS: number, label: string): EnergyWindow {
     const start = this.lastIndexAtMost(series, fromS);
-    let end = series.findIndex((r) => r.tS >= toS);
-    // Readings stamped exactly toS are ties too: the window ends at the newest (the edge read).
-    while (end !== -1 && series[end]!.tS === toS && series[end + 1]?.tS === toS) end += 1;
+    // The window ends at the newest reading stamped at or before toS if it may have been taken at or
+    // after toS: a reading stamped t (Date.now(), whole ms) was taken in [t, t + 1 ms), and an edge from
+    // another clock (the transformers runner's time.time()) has µs. Otherwise at the first reading after.
+    let end = this.lastIndexAtMost(series, toS);
+    if (end === -1 || series[end]!.tS + READING_STAMP_RESOLUTION_S <= toS) end = series.findIndex((r) => r.tS > toS);
     if (start === -1 || end === -1) {
       const held = series.filter((r) => r.tS >= fromS && r.tS <= toS).length;
       const where = start === -1 ? `no reading at or before its start (first: ${series[0]?.tS ?? 'none'})` : `no reading at or after its end (last: ${series.at(-1)?.tS ?? 'none'})`;

@@ -97,8 +97,10 @@ describe('NvmlEnergyPoller', () => {
 
     // A window between readings: the counter is interpolated at both edges (it used to take only the
     // readings inside, losing the energy between its last reading and its end: up to one period).
-    const innerFrom = from0.tS + 0.15;
-    const innerTo = to0.tS - 0.15;
+    // Off the 100 ms grid of the background reads (phase-locked to the edges), so no reading is within a
+    // millisecond of either edge.
+    const innerFrom = from0.tS + 0.155;
+    const innerTo = to0.tS - 0.145;
     const series = p.readings(0);
     const inside = series.filter((r) => r.tS >= innerFrom && r.tS <= innerTo);
     expect(inside.length).toBeGreaterThanOrEqual(2);
@@ -114,6 +116,11 @@ describe('NvmlEnergyPoller', () => {
     expect(inner).toMatchObject({ resetDetected: false, resetGapS: 0 });
     expect(Math.abs(inner.energyJ - 200 * (innerTo - innerFrom))).toBeLessThanOrEqual(200 * 0.005);
     expect(inner.energyJ).toBeGreaterThan(Number(inside.at(-1)!.energyMj - inside[0]!.energyMj) / 1000);
+    // An edge from a clock with µs (the transformers runner's time.time()) just after the edge read's
+    // whole-millisecond stamp is covered by that read, which was taken in [stamp, stamp + 1 ms).
+    const edgeAfterStamp = p.energyBetweenJ(0, from0.tS, to0.tS + 0.0006);
+    expect(edgeAfterStamp.energyJ).toBe(window0.energyJ);
+    expect(() => p.energyBetweenJ(0, from0.tS, to0.tS + 0.0011)).toThrow(/no reading at or after its end/);
     // Mixed edges are refused.
     expect(() => p.energyBetweenJ(0, from0, to0.tS)).toThrow(/both edges as readings or both as times/);
 
