@@ -182,7 +182,7 @@ async function resumable(store: Store): Promise<number | null> {
  * one place, so that a new program.md key reaches both (it did not: workers ignored --sysfs-root,
  * energy.boundary and the grid-intensity provider until session 3).
  */
-export function sessionOptionsOf(parsed: ParsedProgram, opts: RunOptions, engine: Engine, seed: number): SessionOptions {
+export function sessionOptionsOf(parsed: ParsedProgram, opts: Pick<RunOptions, 'db' | 'nvidiaSmi' | 'sysfsRoot' | 'gpus'>, engine: Engine, seed: number): SessionOptions {
   const { program } = parsed;
   return {
     db: opts.db,

@@ -24,7 +24,7 @@ describe('sessionOptionsOf', () => {
 energy: { boundary: gpu, nvml_hz: 2 }
 engine_options: { sim_hardware: h100-sxm }`));
     const engine = await getEngine('sim');
-    const o = sessionOptionsOf(parsed, { program: 'p.md', db: '/tmp/x.db', sysfsRoot: '/tmp/sys', nvidiaSmi: '/bin/fake-smi' }, engine, 7);
+    const o = sessionOptionsOf(parsed, { db: '/tmp/x.db', sysfsRoot: '/tmp/sys', nvidiaSmi: '/bin/fake-smi' }, engine, 7);
     expect(o).toMatchObject({
       db: '/tmp/x.db',
       seed: 7,
@@ -38,7 +38,7 @@ engine_options: { sim_hardware: h100-sxm }`));
     });
     expect(o.programText).toBe(parsed.text);
     // Defaults: auto rate, static intensity, the program's GPUs unless --gpus.
-    const plain = sessionOptionsOf(parseProgram(program('carbon: { region: FR }')), { program: 'p.md', db: 'r.db', gpus: [1] }, engine, 0);
+    const plain = sessionOptionsOf(parseProgram(program('carbon: { region: FR }')), { db: 'r.db', gpus: [1] }, engine, 0);
     expect(plain).toMatchObject({ nvmlHz: 'auto', gpus: [1], carbon: { region: 'FR', timed: { provider: 'static' } } });
   });
 
