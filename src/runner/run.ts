@@ -22,7 +22,7 @@ import { plannerAgentFromProgram, type PlannerAgent } from '../agent/agent.js';
 import { pointKey, type Observation, type Proposal, type SearchSpace, type Strategy } from '../search/types.js';
 import { isPostgresUrl, openStore, parsePgUrl, redactPgUrl } from '../store/index.js';
 import type { ExperimentRecord, Store } from '../store/types.js';
-import { DEFAULT_PROTOCOL, runExperiment, type ProtocolOptions } from './experiment.js';
+import { DEFAULT_PROTOCOL, runExperiment, type ExperimentDeps, type ProtocolOptions } from './experiment.js';
 import { observationsOf, pointOf } from './history.js';
 import { acquireRunLock } from './lock.js';
 import { ServerPool } from './server-pool.js';
@@ -176,7 +176,6 @@ async function resumable(store: Store): Promise<number | null> {
   return last && last.status !== 'completed' ? last.id : null;
 }
 
-/** program.md's carbon.intensity_provider, zone and signal (issue 9 part 2). */
 /**
  * What a plain run and a study worker both open their session with, from program.md and the CLI flags:
  * one place, so that a new program.md key reaches both (it did not: workers ignored --sysfs-root,
@@ -208,6 +207,27 @@ export function sessionOptionsOf(parsed: ParsedProgram, opts: Pick<RunOptions, '
   };
 }
 
+/** What a plain run and a study worker run each experiment with (one place, like sessionOptionsOf). */
+export function experimentDepsOf(session: Session, pool: ServerPool, engine: Engine, program: Program, startTimeoutS: number | undefined): ExperimentDeps {
+  return {
+    store: session.store,
+    telemetry: session.telemetry,
+    pool,
+    engine,
+    clock: session.clock,
+    log: session.log,
+    runId: session.runId,
+    runDir: session.runDir,
+    protocol: protocolOf(program, startTimeoutS),
+    carbon: session.carbon,
+    idlePowerW: session.idlePowerW,
+    bpbText: session.bpbText,
+    signal: session.signal,
+    energyBoundary: program.energy.boundary,
+  };
+}
+
+/** program.md's carbon.intensity_provider, zone and signal (issue 9 part 2). */
 export function timedIntensityOf(carbon: Program['carbon']): CarbonIntensityConfig {
   return {
     provider: carbon.intensity_provider ?? 'static',
@@ -406,22 +426,7 @@ export async function runSweep(options: RunOptions): Promise<RunSummary> {
       const repetition = history.filter((o) => pointKey(o.point) === pointKey(point)).length;
       const record = await runExperiment(
         { config, phase: proposal.phase, rationale, repetition, labels: { host: session.host } },
-        {
-          store,
-          telemetry: session.telemetry,
-          pool,
-          engine,
-          clock: session.clock,
-          log: session.log,
-          runId,
-          runDir: session.runDir,
-          protocol: protocolOf(parsed.program, opts.startTimeoutS),
-          carbon: session.carbon,
-          idlePowerW: session.idlePowerW,
-          bpbText: session.bpbText,
-          signal: session.signal,
-          energyBoundary: parsed.program.energy.boundary,
-        },
+        experimentDepsOf(session, pool, engine, parsed.program, opts.startTimeoutS),
       );
       const obs = observationsOf([record])[0];
       if (obs) pipeline.observe(obs);

@@ -34,7 +34,7 @@ import type { ExperimentRecord, Store } from '../store/types.js';
 import { runExperiment } from './experiment.js';
 import { observationsOf } from './history.js';
 import { acquireRunLock } from './lock.js';
-import { configFor, modelParamsOf, protocolOf, spaceOf, steer, sessionOptionsOf, summarize, type RunOptions, type RunSummary } from './run.js';
+import { configFor, experimentDepsOf, modelParamsOf, spaceOf, steer, sessionOptionsOf, summarize, type RunOptions, type RunSummary } from './run.js';
 import { ServerPool } from './server-pool.js';
 import { openSession, type Session } from './setup.js';
 
@@ -171,22 +171,7 @@ export async function runStudyWorker(w: WorkerOptions): Promise<RunSummary> {
             repetition,
             labels: { host: w.hostLabel, study: w.study, trialNumber: claim.trialNumber },
           },
-          {
-            store,
-            telemetry: s.telemetry,
-            pool,
-            engine,
-            clock: s.clock,
-            log: s.log,
-            runId,
-            runDir: s.runDir,
-            protocol: protocolOf(parsed.program, opts.startTimeoutS),
-            carbon: s.carbon,
-            idlePowerW: s.idlePowerW,
-            bpbText: s.bpbText,
-            signal: s.signal,
-            energyBoundary: parsed.program.energy.boundary,
-          },
+          experimentDepsOf(s, pool, engine, parsed.program, opts.startTimeoutS),
         );
       if (record.status === 'interrupted') {
         // Stopped here (signal, telemetry): hand the config back at once instead of after the timeout.
