@@ -2,7 +2,7 @@
 // On a real NVIDIA GPU: what the telemetry of a run costs as the product runs it (issue 7, item 2: under
 // 1% of a core for the nvidia-smi sampler and the NVML polling together). It opens openRealTelemetry —
 // the sampler, NVML with the background rate chosen by `energy.nvml_hz` (auto: from the measured cost of
-// a read, decision 40), the host meter — marks a window edge every 10 s as an experiment would, and
+// a read, decision 41), the host meter — marks a window edge every 10 s as an experiment would, and
 // measures the CPU of this process and of the nvidia-smi child, for `auto` and for a fixed 10 Hz, idle
 // and under a steady matmul load (gpu_load.py heavy). It also checks that the window energy is the same
 // whatever the background rate: the sum of the 1 s segment energies against the window's counter delta.

@@ -143,7 +143,7 @@ export const programSchema = z.strictObject({
       boundary: z.enum(['auto', 'gpu'], { error: 'allowed: auto (the widest boundary measured) or gpu (GPU board only)' }).default('auto'),
       // Issue 7: background reads of NVML's energy counter per second. auto = 10 Hz where a read is cheap,
       // fewer (down to 1 Hz, phase-locked to the window's 1 s segments) where a read costs milliseconds
-      // of CPU, to keep the harness under 1% of a core (decision 40).
+      // of CPU, to keep the harness under 1% of a core (decision 41).
       nvml_hz: z
         .union([z.literal('auto'), z.number().int({ error: NVML_HZ_ALLOWED }).min(1, { error: NVML_HZ_ALLOWED }).max(100, { error: NVML_HZ_ALLOWED })], { error: NVML_HZ_ALLOWED })
         .default('auto'),

@@ -9,7 +9,7 @@
  * any integer rate a reading lands on every segment boundary of a window that starts at an edge, and
  * the segment energies are read, not interpolated across a boundary. DESIGN.md §5 asks for >= 10 Hz;
  * where one read costs milliseconds of CPU (an H100: ~4 ms of kernel time per read), chooseNvmlRateHz
- * lowers the rate to stay within a CPU budget (decision 40).
+ * lowers the rate to stay within a CPU budget (decision 41).
  */
 import { performance } from 'node:perf_hooks';
 import { EnergyWindowError, InputError, TelemetryError, describeValue } from '../errors.js';
@@ -52,16 +52,41 @@ export interface NvmlRateChoice {
 export function chooseNvmlRateHz(readCostMs: number, gpuCount: number, budgetCoreFraction = NVML_CPU_BUDGET_CORE_FRACTION): NvmlRateChoice {
   if (!(readCostMs >= 0) || !Number.isFinite(readCostMs)) throw new InputError(`Expected \`readCostMs\` to be a finite number >= 0, got ${describeValue(readCostMs)}`);
   if (!Number.isInteger(gpuCount) || gpuCount < 1) throw new InputError(`Expected \`gpuCount\` to be an integer >= 1, got ${describeValue(gpuCount)}`);
-  const costAt = (rateHz: number): number => (rateHz * readCostMs * gpuCount) / 1000;
+  const costAt = (rateHz: number): number => coreFractionAt(rateHz, readCostMs, gpuCount);
   const fits = AUTO_POLL_RATES_HZ.find((r) => costAt(r) <= budgetCoreFraction);
   const rateHz = fits ?? MIN_POLL_RATE_HZ;
-  const perRead = `one counter read costs ${readCostMs.toFixed(readCostMs < 0.1 ? 4 : 2)} ms`;
+  const perRead = describeReadCost(readCostMs);
   const budget = `${(budgetCoreFraction * 100).toFixed(1)}% of a core`;
   let reason: string;
   if (rateHz === DEFAULT_POLL_RATE_HZ) reason = `auto: ${rateHz} Hz (${perRead}; ${gpuCount} GPU(s) at ${rateHz} Hz fit the ${budget} budget)`;
   else if (fits !== undefined) reason = `auto: ${rateHz} Hz, not ${DEFAULT_POLL_RATE_HZ} (${perRead}; ${DEFAULT_POLL_RATE_HZ} Hz would take ${(costAt(DEFAULT_POLL_RATE_HZ) * 100).toFixed(2)}% of a core, over the ${budget} budget); phase-locked to the window edges, so every 1 s segment boundary is read`;
   else reason = `auto: ${rateHz} Hz, the minimum (${perRead}; even 1 Hz takes ${(costAt(1) * 100).toFixed(2)}% of a core, over the ${budget} budget); phase-locked to the window edges, so every 1 s segment boundary is read`;
   return { rateHz, expectedCoreFraction: costAt(rateHz), reason };
+}
+
+/** The background rate of a session and the measured cost of one read it was chosen from. */
+export interface NvmlPollingPlan extends NvmlRateChoice {
+  readCostMs: number;
+}
+
+/** `energy.nvml_hz`: the rate asked for, or auto's choice (chooseNvmlRateHz) from the measured read cost. */
+export function nvmlPollingPlan(nvmlHz: number | 'auto', readCostMs: number, gpuCount: number): NvmlPollingPlan {
+  if (nvmlHz === 'auto') return { ...chooseNvmlRateHz(readCostMs, gpuCount), readCostMs };
+  return {
+    rateHz: nvmlHz,
+    expectedCoreFraction: coreFractionAt(nvmlHz, readCostMs, gpuCount),
+    reason: `${nvmlHz} Hz as configured (energy.nvml_hz; ${describeReadCost(readCostMs)})`,
+    readCostMs,
+  };
+}
+
+/** CPU of background reads of every GPU at `rateHz`, as a fraction of one core. */
+function coreFractionAt(rateHz: number, readCostMs: number, gpuCount: number): number {
+  return (rateHz * readCostMs * gpuCount) / 1000;
+}
+
+function describeReadCost(readCostMs: number): string {
+  return `one counter read costs ${readCostMs.toFixed(readCostMs < 0.1 ? 4 : 2)} ms`;
 }
 
 /** The counter went backwards between two readings of one GPU (driver reload, GPU reset, wrap). */
@@ -95,6 +120,38 @@ export interface PollError {
   gpuIndex: number;
   tS: number;
   message: string;
+}
+
+/**
+ * The energy of the steps between readings start and end, each weighted by its share of the window (0–1).
+ * A step across a reset (the counter went down) counts 0 and its share of time goes to resetGapS. Whole
+ * steps stay exact as bigint; only fractional shares (the window's edges) are floats.
+ */
+function sumSteps(
+  series: readonly EnergyCounterReading[],
+  start: number,
+  end: number,
+  shareOf: (a: EnergyCounterReading, b: EnergyCounterReading) => number,
+): Omit<EnergyWindow, 'readings'> {
+  let wholeMj = 0n;
+  let partialMj = 0;
+  let resetDetected = false;
+  let resetGapS = 0;
+  for (let i = start + 1; i <= end; i++) {
+    const a = series[i - 1]!;
+    const b = series[i]!;
+    const share = shareOf(a, b);
+    if (share === 0) continue;
+    if (b.energyMj < a.energyMj) {
+      resetDetected = true;
+      resetGapS += share * (b.tS - a.tS);
+    } else if (share === 1) {
+      wholeMj += b.energyMj - a.energyMj;
+    } else {
+      partialMj += share * Number(b.energyMj - a.energyMj);
+    }
+  }
+  return { energyJ: (Number(wholeMj) + partialMj) / 1000, resetDetected, resetGapS };
 }
 
 /** Readings are stamped with Date.now(): whole milliseconds. */
@@ -360,21 +417,8 @@ export class NvmlEnergyPoller {
     if (count < 2) {
       throw new EnergyWindowError(`${label} holds ${count} NVML counter reading(s); at least 2 are needed (read() at both edges)`);
     }
-    let energyMj = 0n;
-    let resetDetected = false;
-    let resetGapS = 0;
-    for (let i = start + 1; i <= end; i++) {
-      const previous = series[i - 1]!;
-      const current = series[i]!;
-      if (current.energyMj >= previous.energyMj) {
-        energyMj += current.energyMj - previous.energyMj;
-      } else {
-        resetDetected = true;
-        resetGapS += current.tS - previous.tS;
-      }
-    }
-    // mJ sums stay exact as bigint; only the final value becomes a float.
-    return { energyJ: Number(energyMj) / 1000, readings: count, resetDetected, resetGapS };
+    // Every step between the two readings counts whole.
+    return { ...sumSteps(series, start, end, () => 1), readings: count };
   }
 
   /** The counter interpolated at fromS and toS (see energyBetweenJ). */
@@ -390,28 +434,14 @@ export class NvmlEnergyPoller {
       const where = start === -1 ? `no reading at or before its start (first: ${series[0]?.tS ?? 'none'})` : `no reading at or after its end (last: ${series.at(-1)?.tS ?? 'none'})`;
       throw new EnergyWindowError(`${label} is not covered by NVML counter readings: ${where}; it holds ${held} NVML counter reading(s) (read() at both edges)`);
     }
-    let wholeMj = 0n;
-    let partialMj = 0;
-    let resetDetected = false;
-    let resetGapS = 0;
-    for (let i = start + 1; i <= end; i++) {
-      const a = series[i - 1]!;
-      const b = series[i]!;
+    // The share of each step inside [fromS, toS]; a step of no duration (a tie at one millisecond) lies
+    // at a.tS: inside if fromS < a.tS <= toS.
+    const shareOf = (a: EnergyCounterReading, b: EnergyCounterReading): number => {
       const spanS = b.tS - a.tS;
-      // A step of no duration (a tie at one millisecond) lies at a.tS: inside if fromS < a.tS <= toS.
-      const share = spanS > 0 ? Math.max(0, Math.min(b.tS, toS) - Math.max(a.tS, fromS)) / spanS : a.tS > fromS && a.tS <= toS ? 1 : 0;
-      if (share === 0) continue;
-      if (b.energyMj < a.energyMj) {
-        resetDetected = true;
-        resetGapS += share * spanS;
-      } else if (share === 1) {
-        wholeMj += b.energyMj - a.energyMj;
-      } else {
-        partialMj += share * Number(b.energyMj - a.energyMj);
-      }
-    }
-    // Whole steps stay exact as bigint; only the two edge shares are fractional.
-    return { energyJ: (Number(wholeMj) + partialMj) / 1000, readings: end - start + 1, resetDetected, resetGapS };
+      if (spanS > 0) return Math.max(0, Math.min(b.tS, toS) - Math.max(a.tS, fromS)) / spanS;
+      return a.tS > fromS && a.tS <= toS ? 1 : 0;
+    };
+    return { ...sumSteps(series, start, end, shareOf), readings: end - start + 1 };
   }
 
   /** Index of the last reading at or before toS, or -1. */

@@ -1,13 +1,14 @@
 /**
  * Telemetry for a run: the 1 Hz sampler, NVML's counter polled where it exists (10 Hz, or less where a
- * read is expensive: chooseNvmlRateHz), and the energy meter over both. One interface, a real implementation (here) and a simulated one (the sim
- * engine), so that the experiment protocol never asks which it has.
+ * read is expensive: chooseNvmlRateHz), and the energy meter over both. One interface, a real
+ * implementation (here) and a simulated one (the sim engine), so that the experiment protocol never
+ * asks which it has.
  */
+import { performance } from 'node:perf_hooks';
 import { HostEnergyMeter, discoverHost } from '../energy/host-meter.js';
 import { EnergyMeter, type PowerSampleStore } from '../energy/meter.js';
 import { TelemetryError } from '../errors.js';
-import { performance } from 'node:perf_hooks';
-import { NvmlEnergyPoller, chooseNvmlRateHz, type NvmlRateChoice } from './nvml-poller.js';
+import { NvmlEnergyPoller, nvmlPollingPlan, type NvmlPollingPlan } from './nvml-poller.js';
 import { openNvml } from './nvml.js';
 import { listGpus, resolveNvidiaSmi, type GpuIdentity } from './smi-exec.js';
 import { SmiSampler } from './smi-sampler.js';
@@ -27,7 +28,7 @@ export interface TelemetrySession extends SampleSource, PowerSampleStore {
    * How the NVML counter is polled in the background (null without the counter, absent when simulated):
    * the rate, the measured cost of one read and why that rate.
    */
-  readonly nvmlPolling?: (NvmlRateChoice & { readCostMs: number }) | null;
+  readonly nvmlPolling?: NvmlPollingPlan | null;
   /** GPU names, driver, for the run record and the hardware profile. */
   readonly identity: { gpus: GpuIdentity[]; driverVersion: string | null };
   stop(): Promise<void>;
@@ -58,17 +59,6 @@ function measureReadCostMs(read: () => unknown): number {
   return times.sort((a, b) => a - b)[Math.floor(times.length / 2)]!;
 }
 
-/** The background rate: the one asked for, or auto's choice from the measured read cost. */
-export function nvmlPollingPlan(nvmlHz: number | 'auto', readCostMs: number, gpuCount: number): NvmlRateChoice & { readCostMs: number } {
-  if (nvmlHz === 'auto') return { ...chooseNvmlRateHz(readCostMs, gpuCount), readCostMs };
-  return {
-    rateHz: nvmlHz,
-    expectedCoreFraction: (nvmlHz * readCostMs * gpuCount) / 1000,
-    reason: `${nvmlHz} Hz as configured (energy.nvml_hz; one counter read costs ${readCostMs.toFixed(readCostMs < 0.1 ? 4 : 2)} ms)`,
-    readCostMs,
-  };
-}
-
 export async function openRealTelemetry(opts: RealTelemetryOptions = {}): Promise<TelemetrySession> {
   const sysfsRoot = resolveSysfsRoot(opts.sysfsRoot); // a bad --sysfs-root fails before anything starts
   const executable = resolveNvidiaSmi(opts.nvidiaSmi);
@@ -84,7 +74,7 @@ export async function openRealTelemetry(opts: RealTelemetryOptions = {}): Promis
 
   const nvml = openNvml({ libraryPath: opts.nvmlLib });
   let poller: NvmlEnergyPoller | null = null;
-  let nvmlPolling: (NvmlRateChoice & { readCostMs: number }) | null = null;
+  let nvmlPolling: NvmlPollingPlan | null = null;
   if (nvml.available && gpus.every((g) => g < nvml.deviceCount() && nvml.totalEnergyMj(g) !== null)) {
     const readCostMs = measureReadCostMs(() => nvml.totalEnergyMj(gpus[0]!));
     nvmlPolling = nvmlPollingPlan(opts.nvmlHz ?? 'auto', readCostMs, gpus.length);

@@ -9,8 +9,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { InputError } from '../../src/errors.js';
-import { NvmlEnergyPoller, chooseNvmlRateHz } from '../../src/telemetry/nvml-poller.js';
-import { nvmlPollingPlan, openRealTelemetry, type TelemetrySession } from '../../src/telemetry/session.js';
+import { NvmlEnergyPoller, chooseNvmlRateHz, nvmlPollingPlan } from '../../src/telemetry/nvml-poller.js';
+import { openRealTelemetry, type TelemetrySession } from '../../src/telemetry/session.js';
 import { fakeNvmlCopy, openFakeNvml, removeFakeNvmlCopies, withFakeNvmlEnv } from '../helpers/fake-nvml.js';
 import { FAKE_SMI, fixture } from '../helpers/paths.js';
 
