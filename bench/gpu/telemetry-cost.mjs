@@ -23,7 +23,7 @@
 // Locally, against the fakes (to check the script):
 //   CARBONBENCH_NVML_LIB=tests/.tmp/fake-nvml-<hash>/libnvidia-ml.so.1 node bench/gpu/telemetry-cost.mjs \
 //     --nvidia-smi tests/fakes/nvidia-smi --seconds 4 --no-load
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
@@ -32,6 +32,7 @@ import * as koffi from 'koffi';
 import { SmiSampler } from '../../dist/telemetry/smi-sampler.js';
 import { openNvml, resolveNvmlLibraryPath } from '../../dist/telemetry/nvml.js';
 import { NvmlEnergyPoller } from '../../dist/telemetry/nvml-poller.js';
+import { procCpuS } from '../lib/common.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const argv = process.argv.slice(2);
@@ -50,15 +51,6 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const round = (x, d = 3) => (x === null || !Number.isFinite(x) ? null : Math.round(x * 10 ** d) / 10 ** d);
 const log = (...a) => console.error(...a);
 
-function childCpuS(pid) {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(f[11]) + Number(f[12])) / 100;
-  } catch {
-    return null;
-  }
-}
 
 /**
  * CPU of this process over `during(s)`; with `loopDelay` also the event-loop delay — whose 1 ms timer
@@ -177,10 +169,10 @@ async function samplerRun(withPoller) {
   p?.start();
   await sleep(2000);
   const pid = sampler['process']?.pid;
-  const child0 = childCpuS(pid);
+  const child0 = procCpuS(pid);
   const n0 = sampler.collected().length;
   const m = await measure(seconds, (s) => sleep(s * 1000));
-  const child1 = childCpuS(pid);
+  const child1 = procCpuS(pid);
   const n1 = sampler.collected().length;
   p?.stop();
   await sampler.stop();

@@ -13,12 +13,12 @@
 // Locally, against the fakes (to check the script):
 //   CARBONBENCH_NVML_LIB=tests/.tmp/fake-nvml-<hash>/libnvidia-ml.so.1 FAKE_NVML_READ_US=4000 \
 //     node bench/gpu/telemetry-session-cost.mjs --nvidia-smi tests/fakes/nvidia-smi --seconds 12 --no-load
-import { mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
 import { openRealTelemetry } from '../../dist/telemetry/session.js';
+import { procCpuS, round } from '../lib/common.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const argv = process.argv.slice(2);
@@ -33,7 +33,6 @@ const sysfsRoot = opt('--sysfs-root', undefined);
 const out = opt('--out', process.env.OUT ?? join(here, 'out'));
 mkdirSync(out, { recursive: true });
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-const round = (x, d = 3) => (x === null || !Number.isFinite(x) ? null : Math.round(x * 10 ** d) / 10 ** d);
 const log = (...a) => console.error(...a);
 
 /** CPU seconds (user + system) of each child process of this one, from /proc. */
@@ -47,14 +46,14 @@ function childrenCpuS() {
       continue;
     }
     for (const pid of children.trim().split(/\s+/).filter(Boolean)) {
+      let comm = '';
       try {
-        const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-        const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-        if (!stat.includes('(nvidia-smi)') && !stat.includes('(node)')) continue; // the sampler only (the fake is a node script)
-        total += (Number(f[11]) + Number(f[12])) / 100;
+        comm = readFileSync(`/proc/${pid}/comm`, 'utf8').trim();
       } catch {
-        // exited meanwhile
+        continue; // exited meanwhile
       }
+      if (comm !== 'nvidia-smi' && comm !== 'node') continue; // the sampler only (the fake is a node script)
+      total += procCpuS(pid) ?? 0;
     }
   }
   return total;

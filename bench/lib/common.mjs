@@ -1,6 +1,6 @@
 // Helpers shared by the benchmarks in bench/: arguments, the machine they ran on, statistics, output.
 import { execFileSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -89,6 +89,17 @@ export function round(x, digits = 3) {
 /** CPU seconds (user + system) of a process.cpuUsage() difference. */
 export function cpuSeconds(usage) {
   return (usage.user + usage.system) / 1e6;
+}
+
+/** CPU seconds (user + system) a process has used so far, from /proc/PID/stat; null if it is gone. */
+export function procCpuS(pid) {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(f[11]) + Number(f[12])) / 100;
+  } catch {
+    return null;
+  }
 }
 
 /** Pins a process (all its threads) to one CPU; false when taskset is missing or fails. */
