@@ -23,17 +23,16 @@
  * Tokens count by arrival time whatever the request's fate (warm-up, failed, aborted): they are real
  * GPU work inside the window, which is what makes tokens and energy cover the same window.
  *
- * HTTP: node:http with a keep-alive Agent. Measured here (2-core box, Node 20, a local server
- * streaming vLLM-shaped chunks), streamed chunks parsed per CPU-second of the client: node:http
- * 0.87-0.90 M vs fetch/undici 0.53-0.55 M with 32 chunks per TCP write, 0.19-0.20 M vs 0.16 M with one
- * chunk per write. This whole generator: 0.70 M (32 per write) and 0.16 M (1 per write) tokens per
- * CPU-second, far above the 50 k tokens/s target.
+ * HTTP: the lean HTTP/1.1 client of http1.ts (keep-alive connections, one per request in flight),
+ * which stamps each network read before parsing anything; node:http put 2 ms more between the
+ * server's send and the client's stamp at p99 (bench/RESULTS.md, issue 7.1). Streamed tokens parsed
+ * per CPU-second of the client on the 2-core box: see bench/RESULTS.md (far above the 50 k tokens/s
+ * target).
  */
 import { setMaxListeners } from 'node:events';
-import http from 'node:http';
-import https from 'node:https';
 import { EngineError } from '../errors.js';
 import type { Clock } from '../runner/clock.js';
+import { Http1Client } from './http1.js';
 import { createPromptBuilder, seededText, textWordsFor, type PromptBuilder } from './prompts.js';
 import { SseParser } from './sse.js';
 import type { LoadGenerator, RequestRecord, Segment, TokenEvent } from './types.js';
@@ -194,9 +193,8 @@ export function createOpenAiLoad(opts: OpenAiLoadOptions): OpenAiLoad {
 class OpenAiLoadImpl implements OpenAiLoad {
   private readonly o: Required<Omit<OpenAiLoadOptions, 'signal' | 'firstPromptIndex'>> & { signal?: AbortSignal };
   private readonly url: URL;
-  private readonly completionsUrl: URL;
-  private readonly mod: typeof http | typeof https;
-  private readonly agent: http.Agent;
+  private readonly completionsPath: string;
+  private readonly http: Http1Client;
   private readonly controller = new AbortController();
   private readonly states: RequestState[] = [];
   private readonly finished: OpenAiRequestRecord[] = [];
@@ -240,11 +238,9 @@ class OpenAiLoadImpl implements OpenAiLoad {
       signal: opts.signal,
     };
     this.url = new URL(opts.baseUrl.endsWith('/') ? opts.baseUrl : `${opts.baseUrl}/`);
-    this.completionsUrl = new URL('v1/completions', this.url);
-    this.mod = this.url.protocol === 'https:' ? https : http;
-    // Sockets for the closed loop plus a few for tokenize; keep-alive so a request reuses a connection.
-    const agentOpts: http.AgentOptions = { keepAlive: true, maxSockets: opts.batch + 4, maxFreeSockets: opts.batch + 4 };
-    this.agent = this.url.protocol === 'https:' ? new https.Agent(agentOpts) : new http.Agent(agentOpts);
+    this.completionsPath = new URL('v1/completions', this.url).pathname;
+    // Keep-alive connections: one per request in flight (the closed loop), reused request after request.
+    this.http = new Http1Client(this.url, opts.clock);
     // Every request in flight listens on the one abort signal (plus warm-up and back-off sleeps).
     setMaxListeners(2 * opts.batch + 16, this.controller.signal);
     if (opts.firstPromptIndex !== undefined) this.promptCounter = opts.firstPromptIndex;
@@ -303,7 +299,7 @@ class OpenAiLoadImpl implements OpenAiLoad {
     this.stopPromise = (async () => {
       if (this.startPromise) await this.startPromise.catch(() => {});
       await Promise.all(this.workers);
-      this.agent.destroy();
+      this.http.destroy();
       this.o.signal?.removeEventListener('abort', this.onOuterAbort);
     })();
     return this.stopPromise;
@@ -335,7 +331,7 @@ class OpenAiLoadImpl implements OpenAiLoad {
     this.failureError = err;
     // The experiment fails with this; requests in flight are moot. Close the sockets once idle.
     this.controller.abort(err);
-    void Promise.all(this.workers).then(() => this.agent.destroy());
+    void Promise.all(this.workers).then(() => this.http.destroy());
   }
 
   // ---- prompts ----------------------------------------------------------------------------------
@@ -458,95 +454,48 @@ class OpenAiLoadImpl implements OpenAiLoad {
   }
 
   /** One streaming request. Never rejects: every failure is an Outcome. */
-  private runRequest(st: RequestState, body: string): Promise<Outcome> {
+  private async runRequest(st: RequestState, body: string): Promise<Outcome> {
     const { clock } = this.o;
-    return new Promise<Outcome>((resolve) => {
-      let settled = false;
-      let responded = false;
-      let timer: NodeJS.Timeout | null = null;
-      const settle = (kind: OutcomeKind, error: string | null, retryable = false): void => {
-        if (settled) return;
-        settled = true;
-        if (timer) clearTimeout(timer);
-        resolve({ kind, error, retryable });
-      };
-      const signal = this.controller.signal;
-      if (signal.aborted) return settle('aborted', this.abortMessage());
-
-      let arrivalS = st.startS;
-      const parser = new SseParser((ev) => this.onEvent(st, ev.data, arrivalS));
-      // Stamp now, parse later (issue 7, ITL accuracy): a decode step of a busy server is a burst of one
-      // chunk per stream, which Node delivers as one 'data' event per socket in a row. Parsing each chunk
-      // in its own event (SSE, JSON, accounting) would delay the stamps of the sockets behind it by the
-      // whole parse cost; queued here, every socket of the burst is stamped after Node's HTTP share only,
-      // and one setImmediate parses the lot, each piece with its own arrival time.
-      const pending: { s: string; arrivalS: number }[] = [];
-      const flush = (): void => {
-        for (const piece of pending.splice(0)) {
-          arrivalS = piece.arrivalS;
-          parser.push(piece.s);
-        }
-      };
-      const req = this.mod.request(this.completionsUrl, {
-        method: 'POST',
-        agent: this.agent,
-        signal,
-        headers: {
-          'content-type': 'application/json',
-          'content-length': Buffer.byteLength(body),
-          accept: 'text/event-stream',
-        },
-      });
-      timer = setTimeout(() => {
-        req.destroy();
-        settle('timeout', `no complete answer within ${this.o.requestTimeoutS} s (requestTimeoutS)`);
-      }, this.o.requestTimeoutS * 1000);
-      req.on('error', (err) => {
-        if (signal.aborted) return settle('aborted', this.abortMessage());
-        const d = describeError(err);
-        if (!responded && d.connection) return settle('connection', d.message, req.reusedSocket);
-        settle(d.connection ? 'connection' : 'protocol', d.message);
-      });
-      req.on('response', (res) => {
-        responded = true;
+    const signal = this.controller.signal;
+    if (signal.aborted) return { kind: 'aborted', error: this.abortMessage(), retryable: false };
+    let status = 0;
+    let errorText = '';
+    // The client stamps each network read and parses after the burst (http1.ts): every SSE event gets
+    // the arrival time of the read that carried it.
+    let arrivalS = st.startS;
+    const parser = new SseParser((ev) => this.onEvent(st, ev.data, arrivalS));
+    const r = await this.http.request({
+      method: 'POST',
+      path: this.completionsPath,
+      headers: { 'content-type': 'application/json', accept: 'text/event-stream' },
+      body,
+      signal,
+      timeoutMs: this.o.requestTimeoutS * 1000,
+      onHead: (s) => {
+        status = s;
         this.lastContactS = clock.now();
-        const status = res.statusCode ?? 0;
+      },
+      onText: (text, t) => {
+        this.lastContactS = t;
         if (status !== 200) {
-          let text = '';
-          res.setEncoding('utf8');
-          res.on('data', (s: string) => {
-            if (text.length < ERROR_BODY_MAX) text += s;
-          });
-          res.on('end', () => settle('http', `HTTP ${status}: ${errorBodyMessage(text)}`));
-          res.on('error', () => settle('http', `HTTP ${status}: ${errorBodyMessage(text)}`));
+          if (errorText.length < ERROR_BODY_MAX) errorText += text;
           return;
         }
-        let ended = false;
-        res.setEncoding('utf8');
-        res.on('data', (s: string) => {
-          // One clock read per network read: every chunk in it arrived at the same moment.
-          const t = clock.now();
-          this.lastContactS = t;
-          if (pending.push({ s, arrivalS: t }) === 1) setImmediate(flush);
-        });
-        res.on('end', () => {
-          ended = true;
-          flush();
-          parser.end();
-          settle('ok', null);
-        });
-        res.on('error', (err) => {
-          if (signal.aborted) return settle('aborted', this.abortMessage());
-          settle('connection', `connection lost mid-stream: ${describeError(err).message}`);
-        });
-        res.on('close', () => {
-          if (ended) return;
-          if (signal.aborted) return settle('aborted', this.abortMessage());
-          settle('connection', 'connection closed mid-stream');
-        });
-      });
-      req.end(body);
+        arrivalS = t;
+        parser.push(text);
+      },
     });
+    if (r.status === 200) parser.end();
+    if (r.aborted || (signal.aborted && !r.complete)) return { kind: 'aborted', error: this.abortMessage(), retryable: false };
+    if (r.timedOut) return { kind: 'timeout', error: `no complete answer within ${this.o.requestTimeoutS} s (requestTimeoutS)`, retryable: false };
+    if (r.status !== null && r.status !== 200) return { kind: 'http', error: `HTTP ${r.status}: ${errorBodyMessage(errorText)}`, retryable: false };
+    if (r.error) {
+      if (r.error.protocol) return { kind: 'protocol', error: `the server's HTTP answer is malformed: ${r.error.message}`, retryable: false };
+      const d = describeError(r.error);
+      if (r.status === null) return { kind: 'connection', error: d.message, retryable: r.reusedConnection };
+      return { kind: 'connection', error: `connection lost mid-stream: ${d.message}`, retryable: false };
+    }
+    return { kind: 'ok', error: null, retryable: false };
   }
 
   private abortMessage(): string {
@@ -710,26 +659,22 @@ class OpenAiLoadImpl implements OpenAiLoad {
 
   // ---- small HTTP helper for JSON endpoints ------------------------------------------------------
 
-  private postJson(path: string, body: unknown, timeoutMs: number): Promise<{ status: number; text: string }> {
-    const payload = JSON.stringify(body);
-    return new Promise((resolve, reject) => {
-      const signal = AbortSignal.any([this.controller.signal, AbortSignal.timeout(timeoutMs)]);
-      const req = this.mod.request(new URL(path, this.url), {
-        method: 'POST',
-        agent: this.agent,
-        signal,
-        headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) },
-      });
-      req.on('error', reject);
-      req.on('response', (res) => {
-        let text = '';
-        res.setEncoding('utf8');
-        res.on('data', (s: string) => (text += s));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
-        res.on('error', reject);
-      });
-      req.end(payload);
+  private async postJson(path: string, body: unknown, timeoutMs: number): Promise<{ status: number; text: string }> {
+    let text = '';
+    const r = await this.http.request({
+      method: 'POST',
+      path: new URL(path, this.url).pathname,
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+      signal: this.controller.signal,
+      timeoutMs,
+      onText: (s) => (text += s),
     });
+    if (r.aborted) throw this.controller.signal.reason instanceof Error ? this.controller.signal.reason : new EngineError('aborted');
+    if (r.timedOut) throw new EngineError(`POST ${new URL(path, this.url).href} answered nothing within ${timeoutMs / 1000} s`);
+    if (r.error) throw r.error;
+    if (r.status === null || !r.complete) throw new EngineError(`POST ${new URL(path, this.url).href} ended without a complete answer`);
+    return { status: r.status, text };
   }
 
   // ---- pure computations over the recorded events ------------------------------------------------
