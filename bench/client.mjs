@@ -45,6 +45,7 @@ const args = parseArgs({
   'client-cpus': { type: 'string', default: '', help: 'CPUs of the client, taskset list syntax (default: 0). One CPU puts V8\'s background threads (compiler, GC helpers) on the event loop\'s CPU' },
   'stub-cpus': { type: 'string', default: '', help: 'CPUs of the stub, taskset list syntax (default: the last CPU)' },
   spin: { type: 'boolean', default: false, help: 'keep the client\'s event loop busy (a setImmediate chain) so the process never sleeps in epoll: tests whether wake-up latency is what delays the stamps' },
+  'reader-threads': { type: 'count', help: 'threads reading the streams (OpenAiLoadOptions.readerThreads; 0 = the main thread); default: the product default for each concurrency' },
   dist: { type: 'string', default: '', help: 'another build of carbonbench (a dist/ folder) to measure, e.g. the previous commit for an A/B run' },
 });
 const distDir = args.dist ? resolve(args.dist) : (ensureBuilt(), join(repoRoot, 'dist'));
@@ -80,6 +81,7 @@ async function runOne(baseUrl, concurrency) {
     seed: 1,
     dialect: 'vllm',
     clock: hiresClock,
+    readerThreads: args['reader-threads'],
   });
   await load.warmUp({ minS: 1.5, minRequests: concurrency });
   await getJson(`${baseUrl}/sendlog`); // drop the warm-up's send times
@@ -161,6 +163,7 @@ async function runOne(baseUrl, concurrency) {
   const stubCpuS = cpuSeconds({ user: stubCpu1.cpu.user - stubCpu0.cpu.user, system: stubCpu1.cpu.system - stubCpu0.cpu.system });
   return {
     concurrency,
+    reader_threads: load.readerThreads ?? 0,
     window_s: round(wallS, 3),
     tokens,
     requests,

@@ -33,6 +33,10 @@ export function parseArgs(spec, argv = process.argv.slice(2)) {
       const n = Number(value);
       if (!Number.isFinite(n) || n <= 0) usageError(`Expected \`${a}\` to be a positive number, got \`${value}\``, spec);
       out[name] = n;
+    } else if (def.type === 'count') {
+      const n = Number(value);
+      if (!Number.isInteger(n) || n < 0) usageError(`Expected \`${a}\` to be a whole number (0 or more), got \`${value}\``, spec);
+      out[name] = n;
     } else if (def.type === 'numbers') {
       const list = value.split(',').map(Number);
       if (list.length === 0 || !list.every((n) => Number.isInteger(n) && n > 0)) usageError(`Expected \`${a}\` to be a comma-separated list of positive integers, got \`${value}\``, spec);

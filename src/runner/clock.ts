@@ -85,3 +85,55 @@ export class VirtualClock implements Clock {
     }
   }
 }
+
+/** Wall-clock disagreement beyond which an epoch clock follows a step of the system clock. */
+const WALL_STEP_TOLERANCE_MS = 20;
+
+/**
+ * Epoch seconds with sub-microsecond resolution, for timestamps of streamed tokens: the monotonic clock
+ * (performance.now) anchored on the wall clock. Date.now() counts whole milliseconds, too coarse for
+ * inter-token times of a few ms; performance.timeOrigin was seen 26 ms off the wall clock in a
+ * long-lived worker thread, so the anchor is taken here: the moment Date.now() ticks to its next
+ * millisecond (a spin of at most 3 ms, once per clock). Linux slews the monotonic clock with the wall
+ * clock, so the two then agree to within microseconds; a step of the system clock (NTP step, `date -s`)
+ * is followed: at most once a second the clock compares itself with Date.now() and moves when they
+ * differ by more than WALL_STEP_TOLERANCE_MS.
+ */
+export function createEpochClock(): { now(): number } {
+  let originMs = wallAnchorMs();
+  let checkedAtMs = performance.now();
+  return {
+    now(): number {
+      const perfMs = performance.now();
+      if (perfMs - checkedAtMs >= 1000) {
+        checkedAtMs = perfMs;
+        const driftMs = Date.now() - (originMs + perfMs);
+        if (Math.abs(driftMs) > WALL_STEP_TOLERANCE_MS) originMs += driftMs;
+      }
+      return (originMs + perfMs) / 1000;
+    },
+  };
+}
+
+/**
+ * Epoch ms minus performance.now() at the instants Date.now() ticks to its next millisecond. A tick is
+ * seen a little after it happens (later still if the thread was preempted), which puts the estimate
+ * early; of three ticks the latest estimate is kept.
+ */
+function wallAnchorMs(): number {
+  let best = -Infinity;
+  for (let tick = 0; tick < 3; tick++) {
+    const start = Date.now();
+    const giveUpMs = performance.now() + 2;
+    for (;;) {
+      const wall = Date.now();
+      const perf = performance.now();
+      if (wall !== start) {
+        best = Math.max(best, wall - perf);
+        break;
+      }
+      if (perf > giveUpMs) return start + 0.5 - perf; // a clock that does not tick: the middle of its ms
+    }
+  }
+  return best;
+}

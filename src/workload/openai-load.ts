@@ -33,6 +33,7 @@ import { setMaxListeners } from 'node:events';
 import { EngineError } from '../errors.js';
 import type { Clock } from '../runner/clock.js';
 import { Http1Client } from './http1.js';
+import { ThreadedHttp1Client, defaultReaderThreads, readerThreadEntry, type Http1Requester } from './reader-threads.js';
 import { createPromptBuilder, seededText, textWordsFor, type PromptBuilder } from './prompts.js';
 import { SseParser } from './sse.js';
 import type { LoadGenerator, RequestRecord, Segment, TokenEvent } from './types.js';
@@ -63,6 +64,13 @@ export interface OpenAiLoadOptions {
    * outlives an experiment).
    */
   firstPromptIndex?: number;
+  /**
+   * Threads that read the streams (reader-threads.ts): 0 reads them on the main thread with `clock`;
+   * default defaultReaderThreads(batch) (one per 32 streams, at most 8, at most the CPUs but two; none
+   * below 4 CPUs), or 0 when the compiled reader-thread entry is missing. Reader threads stamp with their own
+   * sub-millisecond epoch clock (createEpochClock), whatever `clock` is.
+   */
+  readerThreads?: number;
 }
 
 /** A request record with what the generic record leaves out. */
@@ -89,6 +97,8 @@ export interface OpenAiLoad extends LoadGenerator {
   tokenEvents(): TokenEvent[];
   /** The prompt builder, once the pool was tokenized. */
   readonly prompts: PromptBuilder | null;
+  /** Threads reading the streams (0: the main thread). */
+  readonly readerThreads: number;
 }
 
 const DEFAULT_TIMEOUT_S = 600;
@@ -191,10 +201,11 @@ export function createOpenAiLoad(opts: OpenAiLoadOptions): OpenAiLoad {
 }
 
 class OpenAiLoadImpl implements OpenAiLoad {
-  private readonly o: Required<Omit<OpenAiLoadOptions, 'signal' | 'firstPromptIndex'>> & { signal?: AbortSignal };
+  private readonly o: Required<Omit<OpenAiLoadOptions, 'signal' | 'firstPromptIndex' | 'readerThreads'>> & { signal?: AbortSignal };
   private readonly url: URL;
   private readonly completionsPath: string;
-  private readonly http: Http1Client;
+  private readonly http: Http1Requester;
+  readonly readerThreads: number;
   private readonly controller = new AbortController();
   private readonly states: RequestState[] = [];
   private readonly finished: OpenAiRequestRecord[] = [];
@@ -240,7 +251,13 @@ class OpenAiLoadImpl implements OpenAiLoad {
     this.url = new URL(opts.baseUrl.endsWith('/') ? opts.baseUrl : `${opts.baseUrl}/`);
     this.completionsPath = new URL('v1/completions', this.url).pathname;
     // Keep-alive connections: one per request in flight (the closed loop), reused request after request.
-    this.http = new Http1Client(this.url, opts.clock);
+    if (opts.readerThreads !== undefined && !(Number.isInteger(opts.readerThreads) && opts.readerThreads >= 0)) {
+      throw new RangeError(`Expected \`readerThreads\` to be a non-negative integer, got \`${String(opts.readerThreads)}\``);
+    }
+    const threads = opts.readerThreads ?? defaultReaderThreads(opts.batch);
+    const entry = threads === 0 ? null : readerThreadEntry();
+    this.readerThreads = entry === null ? 0 : threads;
+    this.http = entry === null ? new Http1Client(this.url, opts.clock) : new ThreadedHttp1Client(this.url, threads, entry);
     // Every request in flight listens on the one abort signal (plus warm-up and back-off sleeps).
     setMaxListeners(2 * opts.batch + 16, this.controller.signal);
     if (opts.firstPromptIndex !== undefined) this.promptCounter = opts.firstPromptIndex;
@@ -299,7 +316,7 @@ class OpenAiLoadImpl implements OpenAiLoad {
     this.stopPromise = (async () => {
       if (this.startPromise) await this.startPromise.catch(() => {});
       await Promise.all(this.workers);
-      this.http.destroy();
+      await this.http.destroy();
       this.o.signal?.removeEventListener('abort', this.onOuterAbort);
     })();
     return this.stopPromise;

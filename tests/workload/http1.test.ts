@@ -14,56 +14,14 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Http1Client, type Http1RequestOptions, type Http1Result } from '../../src/workload/http1.js';
 import { realClock } from '../../src/runner/clock.js';
-
-type Handler = (socket: net.Socket, request: string, index: number) => void;
-
-interface RawServer {
-  url: URL;
-  connections: number;
-  requests: string[];
-  close(): Promise<void>;
-}
+import { rawServer as startRawServer, type Handler, type RawServer } from './raw-http-server.js';
 
 const servers: RawServer[] = [];
 
-/** A server that hands every complete request head (+ body by content-length) to `handler`. */
 async function rawServer(handler: Handler): Promise<RawServer> {
-  const sockets = new Set<net.Socket>();
-  const state: RawServer = {
-    url: new URL('http://127.0.0.1:1'),
-    connections: 0,
-    requests: [],
-    close: async () => {
-      for (const s of sockets) s.destroy();
-      server.close();
-      await once(server, 'close');
-    },
-  };
-  const server = net.createServer((socket) => {
-    state.connections++;
-    sockets.add(socket);
-    socket.on('close', () => sockets.delete(socket));
-    socket.on('error', () => {});
-    let buf = '';
-    socket.on('data', (d) => {
-      buf += d.toString('latin1');
-      for (;;) {
-        const headEnd = buf.indexOf('\r\n\r\n');
-        if (headEnd < 0) return;
-        const length = Number(/content-length: (\d+)/i.exec(buf.slice(0, headEnd))?.[1] ?? 0);
-        if (buf.length < headEnd + 4 + length) return;
-        const request = buf.slice(0, headEnd + 4 + length);
-        buf = buf.slice(headEnd + 4 + length);
-        state.requests.push(request);
-        handler(socket, request, state.requests.length - 1);
-      }
-    });
-  });
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  state.url = new URL(`http://127.0.0.1:${(server.address() as net.AddressInfo).port}/`);
-  servers.push(state);
-  return state;
+  const server = await startRawServer(handler);
+  servers.push(server);
+  return server;
 }
 
 afterEach(async () => {

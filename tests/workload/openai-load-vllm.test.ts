@@ -26,8 +26,12 @@ describe('vLLM dialect on the stub server', () => {
     await stub?.stop();
   });
 
-  it('keeps exactly batch requests in flight, with exact unique prompts and exact outputs; tokens are counted by arrival', async () => {
-    const l = load(stub);
+  it.each([
+    ['on two reader threads', 2, 2],
+    ['on the main thread', 0, 0],
+  ])('keeps exactly batch requests in flight, with exact unique prompts and exact outputs; tokens are counted by arrival (streams read %s)', async (_how, readerThreads, expectedThreads) => {
+    const l = load(stub, { readerThreads });
+    expect(l.readerThreads).toBe(expectedThreads);
     try {
       await l.warmUp({ minS: 0.3, minRequests: BATCH });
       const warmupDone = l.records().length;
@@ -98,7 +102,7 @@ describe('vLLM dialect on the stub server', () => {
     }
   });
 
-  it('stop() leaves no sockets or timers behind', async () => {
+  it('stop() leaves no sockets or timers behind (streams read on the main thread)', async () => {
     const count = (): Record<string, number> => {
       const c: Record<string, number> = {};
       for (const r of process.getActiveResourcesInfo()) c[r] = (c[r] ?? 0) + 1;
@@ -106,7 +110,8 @@ describe('vLLM dialect on the stub server', () => {
     };
     await sleep(50);
     const before = count();
-    const l = load(stub, { batch: 3 });
+    const l = load(stub, { batch: 3, readerThreads: 0 });
+    expect(l.readerThreads).toBe(0);
     await l.warmUp({ minS: 0.1, minRequests: 3 });
     expect(count().TCPSocketWrap ?? 0).toBeGreaterThanOrEqual(3);
     await l.stop();
@@ -135,7 +140,13 @@ describe('vLLM dialect on the stub server', () => {
     try {
       await expect(l.warmUp({ minS: 0, minRequests: 1 })).rejects.toThrow(EngineError);
       expect(l.failure?.message).toMatch(/all of the last 4 requests .* failed; last error: HTTP 400: This model's maximum context length is 4096 tokens/);
-      expect(l.records().every((r) => !r.success && r.error?.startsWith('HTTP 400'))).toBe(true);
+      // Every answer was the server's 400; a request still in flight when the load failed is aborted.
+      const records = l.records();
+      expect(records.filter((r) => r.error?.startsWith('HTTP 400')).length).toBeGreaterThanOrEqual(4);
+      for (const r of records) {
+        expect(r.success).toBe(false);
+        expect(r.error).toMatch(/^(HTTP 400|aborted: the load failed \(all of the last 4 requests)/);
+      }
     } finally {
       await l.stop();
     }
