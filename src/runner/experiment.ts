@@ -246,7 +246,7 @@ export async function runExperiment(req: ExperimentRequest, deps: ExperimentDeps
     const tokensOut = load.tokensBetween(fromS, toS);
     if (tokensOut <= 0) throw new EngineError(`no output tokens were generated in the ${windowS.toFixed(1)} s window`);
     const requests = load.requests();
-    const inWindow = requests.filter((r) => r.success && r.endS >= fromS! && r.endS <= toS!);
+    const inWindow = requests.filter((r) => completedInWindow(r, fromS!, toS!));
     const metrics = requestMetrics(inWindow);
     const gpusUsed = telemetry.gpus.length;
     const { hardware, intensity } = deps.carbon;
@@ -453,10 +453,19 @@ async function bpbFor(server: EngineServer, config: ExperimentConfig, ctx: Engin
   return r.bpb;
 }
 
+/**
+ * A request counts in the window when it completed in (fromS, toS]: one that completed at the opening
+ * instant did its work before it. Offline runs are back to back, and with millisecond stamps the run
+ * before the window often ends in the very millisecond the window's first run starts (decision 43).
+ */
+function completedInWindow(r: ReturnType<LoadGenerator['requests']>[number], fromS: number, toS: number): boolean {
+  return r.success && r.endS > fromS && r.endS <= toS;
+}
+
 function toStoredRequests(requests: ReturnType<LoadGenerator['requests']>, fromS: number, toS: number): StoredRequest[] {
   return requests.map((r, seq) => ({
     seq,
-    inWindow: r.success && r.endS >= fromS && r.endS <= toS,
+    inWindow: completedInWindow(r, fromS, toS),
     startTS: r.startS,
     endTS: r.endS,
     success: r.success,
