@@ -25,7 +25,7 @@ import { summarizeThrottling } from '../telemetry/throttle.js';
 import type { GpuSample } from '../telemetry/types.js';
 import { ThermalAbort, watchTemperature } from '../telemetry/watchdog.js';
 import { requestMetrics } from '../workload/metrics.js';
-import type { LoadGenerator } from '../workload/types.js';
+import type { LoadGenerator, RequestRecord as LoadRequest } from '../workload/types.js';
 import type { Clock } from './clock.js';
 import type { ServerPool } from './server-pool.js';
 
@@ -435,7 +435,7 @@ function windowReason(closed: ClosedWindow, protocol: ProtocolOptions, reopened:
   return `closed when the window's time budget ran out (experiment_seconds ${protocol.experimentSeconds}), CI ${pct(closed.ci.ciRel)} against the target ${pct(protocol.targetCiRel)}${extended}`;
 }
 
-function windowCi(load: LoadGenerator, telemetry: TelemetrySession, fromS: number, toS: number): ReturnType<typeof ratioConfidence> {
+function windowCi(load: LoadGenerator, telemetry: TelemetrySession, fromS: number, toS: number): RatioCi {
   const segments = load.segments(fromS, toS);
   const energies = telemetry.meter.segmentEnergies(segments);
   const covered = segments.map((s, i) => ({ energyJ: energies[i], tokens: s.tokens })).filter((x): x is { energyJ: number; tokens: number } => x.energyJ !== null && x.energyJ !== undefined);
@@ -458,7 +458,7 @@ async function bpbFor(server: EngineServer, config: ExperimentConfig, ctx: Engin
  * instant did its work before it. Offline runs are back to back, and with millisecond stamps the run
  * before the window often ends in the very millisecond the window's first run starts (decision 43).
  */
-function completedInWindow(r: ReturnType<LoadGenerator['requests']>[number], fromS: number, toS: number): boolean {
+function completedInWindow(r: LoadRequest, fromS: number, toS: number): boolean {
   return r.success && r.endS > fromS && r.endS <= toS;
 }
 
