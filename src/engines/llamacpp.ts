@@ -9,7 +9,8 @@
  *
  * Offline mode (`engine_options.mode: batched`): repeated `llama-batched-bench -m GGUF -ngl 99 -c <ctx>
  * -npp IN -ntg OUT -npl BATCH --output-format jsonl` runs; each run is one segment whose tokens are
- * pl × tg of its rows, and the measurement window snaps to run boundaries. A segment spans the whole
+ * pl × tg of its rows, the measurement window snaps to run boundaries, and the energy counter is read
+ * at each run's end (onBoundary, as for transformers calls). A segment spans the whole
  * process, so its energy includes the tool's model load and warm-up decode: batched_repeats puts several
  * rows in one process to amortize that.
  *
@@ -467,16 +468,19 @@ const EDGE_EPS_S = 1e-6;
 
 /**
  * A LoadGenerator over repeated llama-batched-bench processes. Each run is one segment; openWindow()
- * resolves when the next run starts, closeWindow() when the running one ends (and no further run starts
- * until a window is opened again), so the window holds whole runs only.
+ * resolves when the next run starts, closeWindow() when the running one ends, so the window holds whole
+ * runs only. Like transformers calls, runs go on after closeWindow() until stop() (which kills the one
+ * running): the GPU stays in use while the energy meter waits for the sample that closes the window, and
+ * a window whose confidence interval turns out above its target can be extended by closing it again at a
+ * later run's end (decision 42).
  */
 export class BatchedBenchLoad implements LoadGenerator {
   private readonly runs: BenchRun[] = [];
   private readonly records: RequestRecord[] = [];
+  private readonly boundaryListeners = new Set<() => void>();
   private current: ToolProcess | null = null;
   private loop: Promise<void> | null = null;
   private stopped = false;
-  private paused = false;
   /** The pending warm-up: checked at every run end, before the next run starts (so its flag is exact). */
   private warm: { startS: number; minS: number; minRequests: number; sequences: number; resolve: () => void; reject: (err: Error) => void } | null = null;
   private openWaiters: { resolve: (startS: number) => void; reject: (err: Error) => void }[] = [];
@@ -505,13 +509,15 @@ export class BatchedBenchLoad implements LoadGenerator {
   }
 
   private ensureLoop(): void {
-    if (this.stopped || this.failureError) return;
-    this.paused = false;
-    if (this.loop === null) {
-      this.loop = this.runLoop().finally(() => {
-        this.loop = null;
-      });
-    }
+    if (this.stopped || this.failureError || this.loop !== null) return;
+    this.loop = this.runLoop().finally(() => {
+      this.loop = null;
+    });
+  }
+
+  /** Segment edges for the energy counter (LoadGenerator.onBoundary): called in the tick of the edge. */
+  private notifyBoundary(): void {
+    for (const listener of this.boundaryListeners) listener();
   }
 
   private fail(err: Error): void {
@@ -523,9 +529,14 @@ export class BatchedBenchLoad implements LoadGenerator {
   }
 
   private async runLoop(): Promise<void> {
-    while (!this.stopped && !this.paused && this.failureError === null) {
+    // Edges for onBoundary: each run's end, read in the tick its endS is taken (only the awaits of its
+    // promise in between). The next run starts in that same tick, one read later: its start is the
+    // previous end. Only the loop's first run starts at an edge of its own.
+    let startsAtPreviousEnd = false;
+    while (!this.stopped && this.failureError === null) {
       const proc = new ToolProcess(this.opts.command, this.opts.args, this.opts.logFile, this.opts.env, this.opts.clock);
       this.current = proc;
+      if (!startsAtPreviousEnd) this.notifyBoundary();
       const warmup = this.warm !== null;
       // The window snaps to this run's start.
       for (const w of this.openWaiters.splice(0)) w.resolve(proc.startS);
@@ -550,14 +561,19 @@ export class BatchedBenchLoad implements LoadGenerator {
         this.recordFailure(run, warmup, new EngineError(reason, { command: [this.opts.command, ...this.opts.args], exitCode: 0, outputTail: tailLines(this.opts.logFile), durationMs }));
         break;
       }
+      const tokens = rows.reduce((sum, r) => sum + generatedTokens(r), 0);
+      const sequences = rows.reduce((sum, r) => sum + r.pl, 0);
+      this.runs.push({ startS: run.startS, endS: run.endS, rows, tokens, sequences, warmup });
+      // Recorded, then read at once: unlike a transformers call (which fires its listeners after issuing
+      // the next batch), no GPU work is queued here, and a counter read (~4 ms on an H100) only delays
+      // the next process, whose model load takes seconds.
+      this.notifyBoundary();
+      startsAtPreviousEnd = true;
       try {
         appendFileSync(this.opts.rowsFile, rows.map((r) => JSON.stringify(r)).join('\n') + '\n');
       } catch {
         // artifacts are best effort
       }
-      const tokens = rows.reduce((sum, r) => sum + generatedTokens(r), 0);
-      const sequences = rows.reduce((sum, r) => sum + r.pl, 0);
-      this.runs.push({ startS: run.startS, endS: run.endS, rows, tokens, sequences, warmup });
       for (const row of rows) {
         for (let j = 0; j < row.pl; j++) {
           this.records.push({
@@ -625,8 +641,7 @@ export class BatchedBenchLoad implements LoadGenerator {
 
   async closeWindow(): Promise<number> {
     if (this.failureError) throw this.failureError;
-    // No run starts after the current one; it ends the window.
-    this.paused = true;
+    // The running run ends the window (the loop starts the next one before this resumes).
     const running = this.current;
     if (running !== null) {
       const run = await running.done;
@@ -647,6 +662,11 @@ export class BatchedBenchLoad implements LoadGenerator {
 
   requestsCompletedBetween(fromS: number, toS: number): number {
     return this.runsIn(fromS, toS).reduce((s, r) => s + r.sequences, 0);
+  }
+
+  onBoundary(listener: () => void): () => void {
+    this.boundaryListeners.add(listener);
+    return () => this.boundaryListeners.delete(listener);
   }
 
   segments(fromS: number, toS: number): Segment[] {

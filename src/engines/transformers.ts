@@ -403,7 +403,7 @@ export interface TransformersLoadOptions {
 /**
  * Back-to-back `generate` calls, one segment each. openWindow() resolves with the t_start of the next call
  * to start; closeWindow() waits for the running call and returns its t_end, so a window holds whole calls.
- * Unlike llama-batched-bench runs, calls go on after closeWindow() until stop(): the GPU stays loaded
+ * Calls go on after closeWindow() until stop(), as llama-batched-bench runs do: the GPU stays loaded
  * while the energy meter waits for the nvidia-smi sample that closes the window, and stop() cancels the
  * call in flight at its next token step, so going on costs nothing. A request (for warm-up and
  * requestsCompletedBetween) is one sequence, as for HTTP engines: a call completes `batch` of them; the

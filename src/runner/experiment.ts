@@ -11,7 +11,8 @@ import type { IntensityChoice } from '../carbon/regions.js';
 import { SECONDS_PER_YEAR, computeSci } from '../carbon/sci.js';
 import type { IntensityResolver, ResolvedIntensity } from '../carbon/timed-intensity.js';
 import type { BoundaryMode } from '../energy/boundary.js';
-import { ratioConfidence } from '../energy/uncertainty.js';
+import type { WindowMeasurement } from '../energy/meter.js';
+import { ratioConfidence, type RatioCi } from '../energy/uncertainty.js';
 import { windowBoundary } from '../energy/window-boundary.js';
 import { CarbonbenchError, EngineError } from '../errors.js';
 import type { Engine, EngineContext, EngineServer, ExperimentConfig } from '../engines/types.js';
@@ -24,7 +25,7 @@ import { summarizeThrottling } from '../telemetry/throttle.js';
 import type { GpuSample } from '../telemetry/types.js';
 import { ThermalAbort, watchTemperature } from '../telemetry/watchdog.js';
 import { requestMetrics } from '../workload/metrics.js';
-import type { LoadGenerator } from '../workload/types.js';
+import type { LoadGenerator, RequestRecord as LoadRequest } from '../workload/types.js';
 import type { Clock } from './clock.js';
 import type { ServerPool } from './server-pool.js';
 
@@ -210,35 +211,42 @@ export async function runExperiment(req: ExperimentRequest, deps: ExperimentDeps
     // Offline engines: read the counter at every batch-call boundary too (their segments' edges).
     offBoundary = load.onBoundary?.(() => telemetry.meter.markEdge()) ?? null;
     const windowBudgetS = Math.max(protocol.minWindowS, protocol.experimentSeconds - (clock.now() - loadStartS));
-    let ci = { jPerToken: Infinity, ciRel: Infinity, segments: 0 };
+    // 5. Energy over exactly the window the tokens were counted in, measured while the load still runs:
+    // the nvidia-smi sample that closes the window is printed half a second after its edge, and stopping
+    // first would let power drop inside it.
+    //
+    // The CI rule is checked each second over the data so far, which lacks the segment that closing adds
+    // (an offline engine's running call) and the energy of the last one (its closing sample is not in
+    // yet). It only proposes to close: the CI that decides, and is stored, is the one over the closed
+    // window once the meter covers it. Above the target, the window goes on (the load never stopped) and
+    // is closed again later, while the budget lasts (decision 42).
+    let closed: ClosedWindow;
+    let reopened = 0;
     for (;;) {
-      await Promise.race([clock.sleep(1000, signal), died, guard]);
-      if (load.failure) throw load.failure;
-      const now = clock.now();
-      const elapsedS = now - fromS;
-      const enoughTime = elapsedS >= protocol.minWindowS;
-      const enoughRequests = load.requestsCompletedBetween(fromS, now) >= protocol.minRequestsPerBatch * config.batch;
-      if (enoughTime && enoughRequests) {
-        ci = windowCi(load, telemetry, fromS, now);
-        if (ci.ciRel <= protocol.targetCiRel) break;
+      const rule = await windowStopRule(load, telemetry, { fromS, windowBudgetS, batch: config.batch, protocol, clock }, () => Promise.race([clock.sleep(1000, signal), died, guard]));
+      toS = await Promise.race([load.closeWindow(), died, guard]);
+      telemetry.meter.markEdge();
+      const m = await Promise.race([telemetry.meter.measure(`experiment-${id}`, fromS, toS), died, guard]);
+      closed = { m, ci: windowCi(load, telemetry, fromS, toS), rule };
+      if (rule === 'budget' || closed.ci.ciRel <= protocol.targetCiRel) break;
+      if (toS - fromS >= windowBudgetS) {
+        closed.rule = 'budget';
+        break;
       }
-      if (elapsedS >= windowBudgetS) break;
+      reopened += 1;
+      exLog.info({ windowS: toS - fromS, ciRel: closed.ci.ciRel, targetCiRel: protocol.targetCiRel }, 'CI over the closed window above target: window extended');
     }
-    toS = await Promise.race([load.closeWindow(), died, guard]);
     offBoundary?.();
-    telemetry.meter.markEdge();
+    offBoundary = null;
+    const { m, ci: final } = closed;
 
-    // 5.–6. Energy over exactly the window the tokens were counted in, measured while the load still
-    // runs: the nvidia-smi sample that closes the window is printed half a second after its edge, and
-    // stopping first would let power drop inside it. Then score.
-    const m = await Promise.race([telemetry.meter.measure(`experiment-${id}`, fromS, toS), died, guard]);
+    // 6. Score.
     await load.stop();
     const windowS = toS - fromS;
     const tokensOut = load.tokensBetween(fromS, toS);
     if (tokensOut <= 0) throw new EngineError(`no output tokens were generated in the ${windowS.toFixed(1)} s window`);
-    const final = windowCi(load, telemetry, fromS, toS);
     const requests = load.requests();
-    const inWindow = requests.filter((r) => r.success && r.endS >= fromS! && r.endS <= toS!);
+    const inWindow = requests.filter((r) => completedInWindow(r, fromS!, toS!));
     const metrics = requestMetrics(inWindow);
     const gpusUsed = telemetry.gpus.length;
     const { hardware, intensity } = deps.carbon;
@@ -254,6 +262,7 @@ export async function runExperiment(req: ExperimentRequest, deps: ExperimentDeps
       tokens_out: 'server usage data: output tokens that arrived inside the window',
       embodied_g: `${hardware.profile.id}: ${hardware.matchedBy}; TE ${hardware.embodiedTotalKg} kg over ${hardware.lifetimeYears} y, ${gpusUsed}/${Math.max(hardware.gpusTotal, gpusUsed)} GPUs`,
       energy_ci_rel: `ratio estimator over ${final.segments} segments (95% t interval)`,
+      window_s: windowReason(closed, protocol, reopened),
       cooldown: cooldown.reason,
       ...bounded.provenance,
       sci_op_ug: `energy_boundary_j (${bounded.choice.boundary}) in kWh × intensity_g_kwh ÷ tokens_out`,
@@ -387,7 +396,46 @@ export async function runExperiment(req: ExperimentRequest, deps: ExperimentDeps
   return record;
 }
 
-function windowCi(load: LoadGenerator, telemetry: TelemetrySession, fromS: number, toS: number): ReturnType<typeof ratioConfidence> {
+interface ClosedWindow {
+  m: WindowMeasurement;
+  /** The J/token CI over the closed window, as stored. */
+  ci: RatioCi;
+  /** What closed it: the CI rule (met over the closed window) or the time budget. */
+  rule: 'ci' | 'budget';
+}
+
+/**
+ * Waits, checking once a second, until the window may close: ≥ minWindowS, ≥ minRequestsPerBatch × batch
+ * completed and the CI so far within the target ('ci'), or the window budget spent ('budget').
+ */
+async function windowStopRule(
+  load: LoadGenerator,
+  telemetry: TelemetrySession,
+  o: { fromS: number; windowBudgetS: number; batch: number; protocol: ProtocolOptions; clock: Clock },
+  sleepOneSecond: () => Promise<unknown>,
+): Promise<'ci' | 'budget'> {
+  const { fromS, windowBudgetS, batch, protocol, clock } = o;
+  for (;;) {
+    await sleepOneSecond();
+    if (load.failure) throw load.failure;
+    const now = clock.now();
+    const elapsedS = now - fromS;
+    const enoughTime = elapsedS >= protocol.minWindowS;
+    const enoughRequests = load.requestsCompletedBetween(fromS, now) >= protocol.minRequestsPerBatch * batch;
+    if (enoughTime && enoughRequests && windowCi(load, telemetry, fromS, now).ciRel <= protocol.targetCiRel) return 'ci';
+    if (elapsedS >= windowBudgetS) return 'budget';
+  }
+}
+
+/** provenance.window_s: why the window ended where it did. */
+function windowReason(closed: ClosedWindow, protocol: ProtocolOptions, reopened: number): string {
+  const pct = (rel: number): string => (Number.isFinite(rel) ? `±${(rel * 100).toFixed(2)}%` : 'undefined');
+  const extended = reopened > 0 ? `; extended ${reopened} time(s) after a close whose CI was above the target` : '';
+  if (closed.rule === 'ci') return `closed once the 95% CI of J/token over the closed window was ${pct(closed.ci.ciRel)}, within the target ${pct(protocol.targetCiRel)}${extended}`;
+  return `closed when the window's time budget ran out (experiment_seconds ${protocol.experimentSeconds}), CI ${pct(closed.ci.ciRel)} against the target ${pct(protocol.targetCiRel)}${extended}`;
+}
+
+function windowCi(load: LoadGenerator, telemetry: TelemetrySession, fromS: number, toS: number): RatioCi {
   const segments = load.segments(fromS, toS);
   const energies = telemetry.meter.segmentEnergies(segments);
   const covered = segments.map((s, i) => ({ energyJ: energies[i], tokens: s.tokens })).filter((x): x is { energyJ: number; tokens: number } => x.energyJ !== null && x.energyJ !== undefined);
@@ -405,10 +453,19 @@ async function bpbFor(server: EngineServer, config: ExperimentConfig, ctx: Engin
   return r.bpb;
 }
 
+/**
+ * A request counts in the window when it completed in (fromS, toS]: one that completed at the opening
+ * instant did its work before it. Offline runs are back to back, and with millisecond stamps the run
+ * before the window often ends in the very millisecond the window's first run starts (decision 43).
+ */
+function completedInWindow(r: LoadRequest, fromS: number, toS: number): boolean {
+  return r.success && r.endS > fromS && r.endS <= toS;
+}
+
 function toStoredRequests(requests: ReturnType<LoadGenerator['requests']>, fromS: number, toS: number): StoredRequest[] {
   return requests.map((r, seq) => ({
     seq,
-    inWindow: r.success && r.endS >= fromS && r.endS <= toS,
+    inWindow: completedInWindow(r, fromS, toS),
     startTS: r.startS,
     endTS: r.endS,
     success: r.success,

@@ -44,7 +44,11 @@ export interface LoadGenerator {
   warmUp(opts: { minS: number; minRequests: number }): Promise<void>;
   /** Marks the window start (offline generators snap to the next batch boundary); epoch seconds. */
   openWindow(): Promise<number>;
-  /** Marks the window end (offline generators wait for the running batch to finish); epoch seconds. */
+  /**
+   * Marks the window end (offline generators wait for the running batch to finish); epoch seconds. The load
+   * goes on until stop(), so calling it again later gives a later end: the runner extends a window whose
+   * confidence interval, once measured, is still above its target (decision 42).
+   */
   closeWindow(): Promise<number>;
   /** Output tokens counted in [fromS, toS]. */
   tokensBetween(fromS: number, toS: number): number;

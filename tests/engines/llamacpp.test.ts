@@ -277,18 +277,72 @@ describe('offline mode: llama-batched-bench runs as segments (stub)', () => {
     const records = load.requests();
     expect(records.filter((r) => r.warmup).length).toBe(warm * 4);
     expect(records.every((r) => r.success && r.outputTokens === 32 && r.promptTokens === 64)).toBe(true);
-    // Nothing starts after closeWindow().
+    // Runs go on after closeWindow() (the GPU stays in use while the meter waits for its last sample),
+    // so closing again later extends the window by whole runs (decision 42).
+    const closedRuns = load.completedRuns().length;
+    await sleep(300);
+    expect(load.completedRuns().length).toBeGreaterThan(closedRuns);
+    const toS2 = await load.closeWindow();
+    expect(toS2).toBeGreaterThan(toS);
+    const extended = load.segments(fromS, toS2);
+    expect(extended.slice(0, segments.length)).toEqual(segments);
+    expect(extended.length).toBeGreaterThan(segments.length);
+    expect(extended.at(-1)!.toS).toBe(toS2);
+    await load.stop();
+    // stop() killed the run in flight: it is no run, and nothing starts after it.
     const runs = load.completedRuns().length;
     await sleep(300);
     expect(load.completedRuns().length).toBe(runs);
     const argv = readFileSync(argsLog, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as string[]);
-    expect(argv.length).toBe(runs);
+    // Plus the killed one, if it lived long enough to log its argv.
+    expect(argv.length).toBeGreaterThanOrEqual(runs);
+    expect(argv.length).toBeLessThanOrEqual(runs + 1);
     expect(argv[0]).toEqual(['-m', q8, '-ngl', '99', '-c', '1024', '-npp', '64', '-ntg', '32', '-npl', '4', '--output-format', 'jsonl']);
     expect(readFileSync(join(ctx.artifactDir, 'engine.log'), 'utf8')).toContain('llama_context: n_ctx         = 1024');
     expect(readFileSync(join(ctx.artifactDir, 'batched-bench.jsonl'), 'utf8').trim().split('\n')).toHaveLength(runs);
-    await load.stop();
     await server.stop();
     expect(processGroupMembers(Number(readFileSync(pidFile, 'utf8')))).toEqual([]);
+    expect(load.failure).toBeNull();
+  });
+
+  it('calls boundary listeners at each run edge, in the tick of its timestamp, until unsubscribed', async () => {
+    // Decision 41: the energy counter is read at every segment edge. Runs are back to back (the next
+    // process starts in the tick the previous one's end is recorded), so an edge is a run's end, plus the
+    // start of the loop's first run.
+    const bench = wrapper('bb-edges', FAKE_BENCH, { FAKE_LLAMA_ROW_S: '0.1', FAKE_LLAMA_LOAD_S: '0.02' });
+    const { cfg, ctx } = small('bb-edges', {}, bench);
+    const load = (await llamacppEngine.start(cfg, ctx)).load(cfg, ctx) as BatchedBenchLoad;
+    const heard: { atS: number; runs: number }[] = [];
+    const offBoundary = load.onBoundary(() => heard.push({ atS: Date.now() / 1000, runs: load.completedRuns().length }));
+    await load.warmUp({ minS: 0.2, minRequests: 4 });
+    const fromS = await load.openWindow();
+    await sleep(500);
+    const toS = await load.closeWindow();
+    offBoundary();
+    const heardWhileSubscribed = heard.length;
+    const subscribedRuns = load.completedRuns().filter((r) => r.endS <= toS);
+    expect(subscribedRuns.length).toBeGreaterThanOrEqual(5);
+    // The first run's start, then one per run end: no edge missed, none heard twice.
+    expect(heard.map((h) => h.runs)).toEqual(Array.from({ length: subscribedRuns.length + 1 }, (_, i) => i));
+    const first = subscribedRuns[0]!;
+    expect(heard[0]!.atS).toBeGreaterThanOrEqual(first.startS - 0.002);
+    expect(heard[0]!.atS - first.startS).toBeLessThan(0.05);
+    subscribedRuns.forEach((run, i) => {
+      const atS = heard[i + 1]!.atS;
+      // Date.now() has whole milliseconds; the listener runs after the run is recorded, before the next starts.
+      expect(atS).toBeGreaterThanOrEqual(run.endS - 0.002);
+      expect(atS - run.endS).toBeLessThan(0.05);
+      const next = load.completedRuns()[i + 1];
+      if (next) expect(next.startS).toBeGreaterThanOrEqual(atS - 0.002);
+      if (next) expect(next.startS - run.endS).toBeLessThan(0.05);
+    });
+    expect(load.segments(fromS, toS).length).toBeGreaterThanOrEqual(2);
+    // Unsubscribed: runs go on after closeWindow(), unheard.
+    const runsAtClose = load.completedRuns().length;
+    await sleep(400);
+    expect(load.completedRuns().length).toBeGreaterThan(runsAtClose);
+    expect(heard).toHaveLength(heardWhileSubscribed);
+    await load.stop();
     expect(load.failure).toBeNull();
   });
 
