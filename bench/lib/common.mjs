@@ -95,10 +95,13 @@ export function cpuSeconds(usage) {
   return (usage.user + usage.system) / 1e6;
 }
 
-/** CPU seconds (user + system) a process has used so far, from /proc/PID/stat; null if it is gone. */
-export function procCpuS(pid) {
+/**
+ * CPU seconds (user + system) a process has used so far, from /proc/PID/stat, or one of its threads
+ * (`tid`: /proc/PID/task/TID/stat; the main thread's tid is the pid); null if it is gone.
+ */
+export function procCpuS(pid, tid) {
   try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const stat = readFileSync(tid === undefined ? `/proc/${pid}/stat` : `/proc/${pid}/task/${tid}/stat`, 'utf8');
     const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
     return (Number(f[11]) + Number(f[12])) / 100;
   } catch {
