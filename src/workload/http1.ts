@@ -62,6 +62,17 @@ export class Http1Error extends Error {
   }
 }
 
+/**
+ * Throws on a request that could not be written safely: a path that is not absolute or has spaces, a
+ * header with a line break (request smuggling) or a name with ':'.
+ */
+export function checkRequest(opts: Pick<Http1RequestOptions, 'path' | 'headers'>): void {
+  if (!opts.path.startsWith('/') || /\s/.test(opts.path)) throw new RangeError(`Expected a request path starting with '/' and without spaces, got \`${opts.path}\``);
+  for (const [k, v] of Object.entries(opts.headers ?? {})) {
+    if (/[\r\n:]/.test(k) || /[\r\n]/.test(v)) throw new RangeError(`Expected header \`${k}\` without line breaks (and a name without ':')`);
+  }
+}
+
 interface ClockLike {
   now(): number;
 }
@@ -146,13 +157,10 @@ export class Http1Client {
   }
 
   request(opts: Http1RequestOptions): Promise<Http1Result> {
+    checkRequest(opts);
     const body = opts.body ?? '';
     let head = `${opts.method} ${opts.path} HTTP/1.1\r\nhost: ${this.hostHeader}\r\nconnection: keep-alive\r\ncontent-length: ${Buffer.byteLength(body)}\r\n`;
-    for (const [k, v] of Object.entries(opts.headers ?? {})) {
-      if (/[\r\n:]/.test(k) || /[\r\n]/.test(v)) throw new RangeError(`Expected header \`${k}\` without line breaks (and a name without ':')`);
-      head += `${k}: ${v}\r\n`;
-    }
-    if (!opts.path.startsWith('/') || /[\s]/.test(opts.path)) throw new RangeError(`Expected a request path starting with '/' and without spaces, got \`${opts.path}\``);
+    for (const [k, v] of Object.entries(opts.headers ?? {})) head += `${k}: ${v}\r\n`;
     const message = `${head}\r\n${body}`;
     return new Promise<Http1Result>((resolve) => {
       if (this.destroyed) {

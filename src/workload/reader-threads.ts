@@ -18,7 +18,7 @@ import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
-import { Http1Error, type Http1RequestOptions, type Http1Result } from './http1.js';
+import { Http1Error, checkRequest, type Http1RequestOptions, type Http1Result } from './http1.js';
 
 /** What the load generator needs of an HTTP client (http1.ts Http1Client, or threads). */
 export interface Http1Requester {
@@ -113,10 +113,7 @@ export class ThreadedHttp1Client implements Http1Requester {
   }
 
   request(opts: Http1RequestOptions): Promise<Http1Result> {
-    if (!opts.path.startsWith('/') || /\s/.test(opts.path)) throw new RangeError(`Expected a request path starting with '/' and without spaces, got \`${opts.path}\``);
-    for (const [k, v] of Object.entries(opts.headers ?? {})) {
-      if (/[\r\n:]/.test(k) || /[\r\n]/.test(v)) throw new RangeError(`Expected header \`${k}\` without line breaks (and a name without ':')`);
-    }
+    checkRequest(opts);
     return new Promise<Http1Result>((resolve) => {
       if (this.destroyed) return resolve(failedResult(new Http1Error('the client was closed', undefined, false)));
       if (opts.signal?.aborted) return resolve({ status: null, complete: false, error: null, reusedConnection: false, aborted: true, timedOut: false });
