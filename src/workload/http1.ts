@@ -30,6 +30,8 @@ export interface Http1RequestOptions {
   signal?: AbortSignal;
   /** No complete response within this many ms: the socket is destroyed and the result says `timedOut`. */
   timeoutMs?: number;
+  /** The request was handed to the socket, at this time (clock epoch s): when it was sent. */
+  onSent?: (sentS: number) => void;
   /** The status line and headers arrived (header names lower-case). */
   onHead?: (status: number, headers: ReadonlyMap<string, string>) => void;
   /** Decoded body text, with the time (clock epoch s) of the network read that carried its bytes. */
@@ -182,6 +184,7 @@ export class Http1Client {
         opts.signal.addEventListener('abort', ex.onAbort, { once: true });
       }
       conn.socket.write(message);
+      opts.onSent?.(this.clock.now());
     });
   }
 

@@ -488,6 +488,11 @@ class OpenAiLoadImpl implements OpenAiLoad {
       body,
       signal,
       timeoutMs: this.o.requestTimeoutS * 1000,
+      // The request's start is when it went out, on the clock that stamps its tokens (a reader thread's
+      // sub-millisecond clock): TTFT = first token's arrival − this.
+      onSent: (t) => {
+        st.startS = t;
+      },
       onHead: (s) => {
         status = s;
         this.lastContactS = clock.now();

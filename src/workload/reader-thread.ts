@@ -81,6 +81,7 @@ port.on('message', (cmd: ReaderCommand) => {
       body: cmd.body,
       timeoutMs: cmd.timeoutMs,
       signal: controller.signal,
+      onSent: (sentS) => post({ k: 'sent', id, sentS }),
       onHead: (status, headers) => post({ k: 'head', id, status, headers: [...headers] }),
       onText: (text, arrivalS) => post({ k: 'text', id, text, arrivalS }),
     });

@@ -36,6 +36,7 @@ export type ReaderCommand =
   | { op: 'abort'; id: number };
 
 export type ReaderEvent =
+  | { k: 'sent'; id: number; sentS: number }
   | { k: 'head'; id: number; status: number; headers: [string, string][] }
   | { k: 'text'; id: number; text: string; arrivalS: number }
   | {
@@ -173,7 +174,8 @@ export class ThreadedHttp1Client implements Http1Requester {
   private onEvent(ev: ReaderEvent): void {
     const p = this.pending.get(ev.id);
     if (!p) return; // ended here already (destroyed, thread failure)
-    if (ev.k === 'head') p.opts.onHead?.(ev.status, new Map(ev.headers));
+    if (ev.k === 'sent') p.opts.onSent?.(ev.sentS);
+    else if (ev.k === 'head') p.opts.onHead?.(ev.status, new Map(ev.headers));
     else if (ev.k === 'text') p.opts.onText?.(ev.text, ev.arrivalS);
     else {
       const error = ev.error ? new Http1Error(ev.error.message, ev.error.code, ev.error.protocol) : null;

@@ -37,10 +37,12 @@ async function post(c: ThreadedHttp1Client, extra: Partial<Http1RequestOptions> 
   const pieces: { text: string; arrivalS: number }[] = [];
   let status: number | null = null;
   let headers: ReadonlyMap<string, string> | null = null;
+  let sentS: number | null = null;
   const result = await c.request({
     method: 'POST',
     path: '/v1/completions',
     body: '{}',
+    onSent: (t) => (sentS = t),
     onHead: (s, h) => {
       status = s;
       headers = h;
@@ -48,7 +50,7 @@ async function post(c: ThreadedHttp1Client, extra: Partial<Http1RequestOptions> 
     onText: (text, arrivalS) => pieces.push({ text, arrivalS }),
     ...extra,
   });
-  return { result, pieces, text: pieces.map((p) => p.text).join(''), status, headers: headers as ReadonlyMap<string, string> | null };
+  return { result, pieces, text: pieces.map((p) => p.text).join(''), status, headers: headers as ReadonlyMap<string, string> | null, sentS: sentS as number | null };
 }
 
 function threadCount(): number {
@@ -90,6 +92,9 @@ describe('ThreadedHttp1Client', () => {
       expect(r.headers?.get('x-request')).toMatch(/^\d$/);
       expect(r.text).toBe('first second');
       const [a, b] = r.pieces;
+      // Sent (the thread's stamp at the write) before the first byte of the answer arrived.
+      expect(r.sentS).toBeGreaterThanOrEqual(before - 0.002);
+      expect(r.sentS).toBeLessThanOrEqual(a!.arrivalS);
       expect(a!.arrivalS).toBeGreaterThanOrEqual(before - 0.002);
       expect(b!.arrivalS).toBeLessThanOrEqual(after + 0.002);
       expect(b!.arrivalS - a!.arrivalS).toBeGreaterThan(0.03);
