@@ -302,6 +302,9 @@ export async function runExperiment(req: ExperimentRequest, deps: ExperimentDeps
     const sci = computeSci({ ...sciInputs, intensityGPerKwh: grid.intensityGPerKwh });
     const sciStatic = computeSci({ ...sciInputs, intensityGPerKwh: grid.staticGPerKwh });
     if (grid.fallback) exLog.warn({ source: grid.source }, 'static grid intensity used (provider fallback)');
+    if (load.timing) {
+      for (const column of ['ttft_p50_ms', 'ttft_p90_ms', 'ttft_p99_ms', 'itl_p50_ms', 'itl_p90_ms', 'itl_p99_ms']) provenance[column] = load.timing;
+    }
     Object.assign(provenance, {
       intensity_g_kwh: grid.source,
       intensity_static_g_kwh: intensity.source,

@@ -271,6 +271,12 @@ class OpenAiLoadImpl implements OpenAiLoad {
     return this.failureError;
   }
 
+  get timing(): string {
+    return this.readerThreads > 0
+      ? `request sent and token arrival times stamped at the socket by ${this.readerThreads} reader thread(s) (sub-millisecond epoch clock)`
+      : 'request sent and token arrival times stamped at the socket on the main thread (the run clock)';
+  }
+
   get prompts(): PromptBuilder | null {
     return this.builder;
   }

@@ -63,6 +63,8 @@ export interface LoadGenerator {
    * 1 s bins from the window edge, where the poller's phase-locked reads already fall.
    */
   onBoundary?(listener: () => void): () => void;
+  /** How request and token times are taken (provenance of the latency columns), when the generator says. */
+  readonly timing?: string;
   /** Every request so far, warm-up included (flagged). */
   requests(): RequestRecord[];
   /** A fatal load failure (every request failing, the engine gone): the experiment fails with it. */

@@ -38,6 +38,7 @@ interface Row {
   phase: string;
   hardwareId: string;
   hardwareFallback: boolean;
+  provenance: Record<string, string> | null;
 }
 
 let nvmlLib: string;
@@ -131,6 +132,9 @@ describe('carbonbench measure', () => {
     expect(row.bpb).toBeGreaterThan(0);
     expect(row).toMatchObject({ hardwareId: 'h200', hardwareFallback: false });
     expectFormulas(row, 164_000, 5); // H200 profile: 164 kg per GPU, one GPU
+    // Latencies say how their times were taken (reader threads from 4 CPUs, else the main thread).
+    expect(row.provenance?.ttft_p50_ms).toMatch(/^request sent and token arrival times stamped at the socket (by \d reader thread\(s\)|on the main thread)/);
+    expect(row.provenance?.itl_p99_ms).toBe(row.provenance?.ttft_p50_ms);
     expect(liveStubs(dir.slice(-6))).toBe('');
   }, 150_000);
 
