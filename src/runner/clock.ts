@@ -86,18 +86,19 @@ export class VirtualClock implements Clock {
   }
 }
 
-/** Wall-clock disagreement beyond which an epoch clock follows a step of the system clock. */
-const WALL_STEP_TOLERANCE_MS = 20;
+/** A wall clock behind the epoch clock by more than this has stepped back, and is followed. */
+const WALL_STEP_BACK_TOLERANCE_MS = 20;
 
 /**
  * Epoch seconds with sub-microsecond resolution, for timestamps of streamed tokens: the monotonic clock
  * (performance.now) anchored on the wall clock. Date.now() counts whole milliseconds, too coarse for
  * inter-token times of a few ms; performance.timeOrigin was seen 26 ms off the wall clock in a
- * long-lived worker thread, so the anchor is taken here: the moment Date.now() ticks to its next
- * millisecond (a spin of at most 3 ms, once per clock). Linux slews the monotonic clock with the wall
- * clock, so the two then agree to within microseconds; a step of the system clock (NTP step, `date -s`)
- * is followed: at most once a second the clock compares itself with Date.now() and moves when they
- * differ by more than WALL_STEP_TOLERANCE_MS.
+ * long-lived worker thread, so the anchor is taken here, at the instant Date.now() ticks to its next
+ * millisecond (wallAnchorMs). Linux slews the monotonic clock with the wall clock, so they then agree to
+ * within microseconds. At most once a second the clock compares itself with Date.now(), whose floor
+ * makes every comparison a lower bound of the anchor: one above the anchor moves it up (a preempted
+ * anchor, or the system clock stepped forward); one more than WALL_STEP_BACK_TOLERANCE_MS below it is a
+ * step back of the system clock (NTP step, `date -s`), followed too.
  */
 export function createEpochClock(): { now(): number } {
   let originMs = wallAnchorMs();
@@ -107,8 +108,8 @@ export function createEpochClock(): { now(): number } {
       const perfMs = performance.now();
       if (perfMs - checkedAtMs >= 1000) {
         checkedAtMs = perfMs;
-        const driftMs = Date.now() - (originMs + perfMs);
-        if (Math.abs(driftMs) > WALL_STEP_TOLERANCE_MS) originMs += driftMs;
+        const lowMs = Date.now() - perfMs; // ≤ the true anchor, by less than 1 ms
+        if (lowMs > originMs || lowMs + 1 < originMs - WALL_STEP_BACK_TOLERANCE_MS) originMs = lowMs;
       }
       return (originMs + perfMs) / 1000;
     },
@@ -116,24 +117,31 @@ export function createEpochClock(): { now(): number } {
 }
 
 /**
- * Epoch ms minus performance.now() at the instants Date.now() ticks to its next millisecond. A tick is
- * seen a little after it happens (later still if the thread was preempted), which puts the estimate
- * early; of three ticks the latest estimate is kept.
+ * Epoch ms minus performance.now() at an instant Date.now() ticks to its next millisecond. The tick lies
+ * between two reads of the loop; of up to five ticks, the one seen with the shortest gap between those
+ * reads (a preempted thread sees a long one) gives the anchor, the middle of its gap.
  */
 function wallAnchorMs(): number {
-  let best = -Infinity;
-  for (let tick = 0; tick < 3; tick++) {
+  let bestGapMs = Infinity;
+  let bestMs = NaN;
+  for (let tick = 0; tick < 5 && bestGapMs > 0.02; tick++) {
     const start = Date.now();
-    const giveUpMs = performance.now() + 2;
+    let prevPerfMs = performance.now();
+    const giveUpMs = prevPerfMs + 2;
     for (;;) {
       const wall = Date.now();
       const perf = performance.now();
       if (wall !== start) {
-        best = Math.max(best, wall - perf);
+        const gapMs = perf - prevPerfMs;
+        if (gapMs < bestGapMs) {
+          bestGapMs = gapMs;
+          bestMs = wall - perf + gapMs / 2;
+        }
         break;
       }
       if (perf > giveUpMs) return start + 0.5 - perf; // a clock that does not tick: the middle of its ms
+      prevPerfMs = perf;
     }
   }
-  return best;
+  return bestMs;
 }

@@ -142,6 +142,8 @@ interface RequestState {
   finishReason: string | null;
   streamError: string | null;
   sawDone: boolean;
+  /** Arrival time of the last network read of the answer (the read that completed it, once complete). */
+  lastReadS: number | null;
   approximate: boolean;
 }
 
@@ -463,6 +465,7 @@ class OpenAiLoadImpl implements OpenAiLoad {
       finishReason: null,
       streamError: null,
       sawDone: false,
+      lastReadS: null,
       approximate: false,
     };
     this.states.push(st);
@@ -505,6 +508,7 @@ class OpenAiLoadImpl implements OpenAiLoad {
       },
       onText: (text, t) => {
         this.lastContactS = t;
+        st.lastReadS = t;
         if (status !== 200) {
           if (errorText.length < ERROR_BODY_MAX) errorText += text;
           return;
@@ -592,7 +596,9 @@ class OpenAiLoadImpl implements OpenAiLoad {
   /** Turns a finished request into its record and watches for a dead or broken server. */
   private finish(st: RequestState, outcome: Outcome): void {
     this.inflight.delete(st);
-    const endS = this.o.clock.now();
+    // A complete answer ended with the read that completed it, stamped like its tokens; anything else
+    // ends now.
+    const endS = outcome.kind === 'ok' && st.lastReadS !== null ? st.lastReadS : this.o.clock.now();
     let error = outcome.error;
     if (outcome.kind === 'ok') error = st.streamError ?? null;
     // Usage is authoritative: reconcile what the chunks said with the final count. Running counts

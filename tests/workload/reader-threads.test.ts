@@ -177,33 +177,40 @@ describe('createEpochClock', () => {
     // Date.now() is the floor of the wall clock's ms: the epoch clock is at most 1 ms ahead of it.
     const wallS = Date.now() / 1000;
     const t = clock.now();
-    expect(t - wallS).toBeGreaterThanOrEqual(-0.0002); // a preempted anchor runs a little behind
+    expect(t - wallS).toBeGreaterThanOrEqual(-0.0002);
     expect(t - wallS).toBeLessThan(0.0011);
     expect(values.some((v) => Math.abs(v * 1000 - Math.round(v * 1000)) > 1e-6)).toBe(true);
   });
 
-  it('follows a step of the system clock within a second, and ignores sub-tolerance differences', () => {
+  it('refines its anchor from later comparisons, follows a step of the system clock forward or back, ignores a wall clock a little behind', () => {
     let perfMs = 1000;
     let wallMs = 1_800_000_000_000;
-    let ticks = 0;
+    let anchorReads = 0;
     const perf = vi.spyOn(performance, 'now').mockImplementation(() => perfMs);
-    // The anchor waits for three ticks of Date.now(): each first read is a millisecond before one.
-    const wall = vi.spyOn(Date, 'now').mockImplementation(() => (ticks < 6 ? (ticks++ % 2 === 0 ? wallMs - 1 : wallMs) : wallMs));
+    // The anchor's first read is a millisecond before a tick (seen with no gap: a precise anchor).
+    const wall = vi.spyOn(Date, 'now').mockImplementation(() => (anchorReads++ === 0 ? wallMs - 1 : wallMs));
     try {
       const clock = createEpochClock();
-      const t0 = clock.now();
-      expect(t0 * 1000).toBeCloseTo(wallMs, 3);
-      // 5 ms of disagreement (within tolerance): not followed.
-      perfMs += 1500;
-      wallMs += 1505;
-      expect(clock.now() * 1000).toBeCloseTo(wallMs - 5, 3);
-      // The system clock steps 30 s forward: followed at the next check (a second later).
+      expect(clock.now() * 1000).toBeCloseTo(wallMs, 3);
+      // A second later the wall clock reads 5 ms ahead (a preempted anchor, or a step forward): followed.
+      perfMs += 1000;
+      wallMs += 1005;
+      expect(clock.now() * 1000).toBeCloseTo(wallMs, 3);
+      // 10 ms behind (under the tolerance; Date.now()'s floor alone is up to 1 ms behind): ignored.
+      perfMs += 1000;
+      wallMs += 990;
+      expect(clock.now() * 1000).toBeCloseTo(wallMs + 10, 3);
+      // The system clock steps 30 s forward: followed at the next check (at most a second later).
       wallMs += 30_000;
       perfMs += 200;
       wallMs += 200;
-      expect(clock.now() * 1000).toBeCloseTo(wallMs - 30_005, 3);
+      expect(clock.now() * 1000).toBeCloseTo(wallMs + 10 - 30_000, 3);
       perfMs += 1000;
       wallMs += 1000;
+      expect(clock.now() * 1000).toBeCloseTo(wallMs, 3);
+      // And 30 s back.
+      perfMs += 1000;
+      wallMs += 1000 - 30_000;
       expect(clock.now() * 1000).toBeCloseTo(wallMs, 3);
     } finally {
       perf.mockRestore();
