@@ -39,6 +39,7 @@ import { execa, type ResultPromise } from 'execa';
 import { EngineError, InputError, describeValue } from '../errors.js';
 import type { Clock } from '../runner/clock.js';
 import { createOpenAiLoad } from '../workload/openai-load.js';
+import { BatchCalls, type BatchCall } from '../workload/batch-calls.js';
 import type { LoadGenerator, RequestRecord, Segment } from '../workload/types.js';
 import { which } from '../util/which.js';
 import {
@@ -455,16 +456,10 @@ function runFailure(tool: string, args: readonly string[], run: ToolRun, duratio
 // ---------------------------------------------------------------------------------------------------
 // offline load: llama-batched-bench runs
 
-interface BenchRun {
-  startS: number;
-  endS: number;
+/** One finished run: a batch call whose tokens are pl × tg of its rows. */
+interface BenchRun extends BatchCall {
   rows: BatchedBenchRow[];
-  tokens: number;
-  sequences: number;
-  warmup: boolean;
 }
-
-const EDGE_EPS_S = 1e-6;
 
 /**
  * A LoadGenerator over repeated llama-batched-bench processes. Each run is one segment; openWindow()
@@ -475,16 +470,12 @@ const EDGE_EPS_S = 1e-6;
  * later run's end (decision 42).
  */
 export class BatchedBenchLoad implements LoadGenerator {
-  private readonly runs: BenchRun[] = [];
+  /** The finished runs, warm-up, boundary listeners and waiting windows. */
+  private readonly runs = new BatchCalls<BenchRun>();
   private readonly records: RequestRecord[] = [];
-  private readonly boundaryListeners = new Set<() => void>();
   private current: ToolProcess | null = null;
   private loop: Promise<void> | null = null;
   private stopped = false;
-  /** The pending warm-up: checked at every run end, before the next run starts (so its flag is exact). */
-  private warm: { startS: number; minS: number; minRequests: number; sequences: number; resolve: () => void; reject: (err: Error) => void } | null = null;
-  private openWaiters: { resolve: (startS: number) => void; reject: (err: Error) => void }[] = [];
-  private failureError: Error | null = null;
   private readonly onAbort = (): void => void this.stop();
 
   constructor(
@@ -505,41 +496,29 @@ export class BatchedBenchLoad implements LoadGenerator {
   }
 
   get failure(): Error | null {
-    return this.failureError;
+    return this.runs.failure;
   }
 
   private ensureLoop(): void {
-    if (this.stopped || this.failureError || this.loop !== null) return;
+    if (this.stopped || this.runs.failure || this.loop !== null) return;
     this.loop = this.runLoop().finally(() => {
       this.loop = null;
     });
   }
 
-  /** Segment edges for the energy counter (LoadGenerator.onBoundary): called in the tick of the edge. */
-  private notifyBoundary(): void {
-    for (const listener of this.boundaryListeners) listener();
-  }
-
-  private fail(err: Error): void {
-    this.failureError ??= err;
-    for (const w of this.openWaiters.splice(0)) w.reject(err);
-    const warm = this.warm;
-    this.warm = null;
-    warm?.reject(err);
-  }
-
   private async runLoop(): Promise<void> {
-    // Edges for onBoundary: each run's end, read in the tick its endS is taken (only the awaits of its
-    // promise in between). The next run starts in that same tick, one read later: its start is the
-    // previous end. Only the loop's first run starts at an edge of its own.
+    // Edges for onBoundary (segment edges for the energy counter), notified in the tick of the edge: each
+    // run's end, read in the tick its endS is taken (only the awaits of its promise in between). The next
+    // run starts in that same tick, one read later: its start is the previous end. Only the loop's first
+    // run starts at an edge of its own.
     let startsAtPreviousEnd = false;
-    while (!this.stopped && this.failureError === null) {
+    while (!this.stopped && this.runs.failure === null) {
       const proc = new ToolProcess(this.opts.command, this.opts.args, this.opts.logFile, this.opts.env, this.opts.clock);
       this.current = proc;
-      if (!startsAtPreviousEnd) this.notifyBoundary();
-      const warmup = this.warm !== null;
+      if (!startsAtPreviousEnd) this.runs.notifyBoundary();
+      const warmup = this.runs.warmingUp;
       // The window snaps to this run's start.
-      for (const w of this.openWaiters.splice(0)) w.resolve(proc.startS);
+      this.runs.callStarted(proc.startS);
       const run = await proc.done;
       this.current = null;
       if (proc.wasKilled || this.stopped) break;
@@ -563,11 +542,11 @@ export class BatchedBenchLoad implements LoadGenerator {
       }
       const tokens = rows.reduce((sum, r) => sum + generatedTokens(r), 0);
       const sequences = rows.reduce((sum, r) => sum + r.pl, 0);
-      this.runs.push({ startS: run.startS, endS: run.endS, rows, tokens, sequences, warmup });
+      this.runs.add({ startS: run.startS, endS: run.endS, rows, tokens, sequences, warmup });
       // Recorded, then read at once: unlike a transformers call (which fires its listeners after issuing
       // the next batch), no GPU work is queued here, and a counter read (~4 ms on an H100) only delays
       // the next process, whose model load takes seconds.
-      this.notifyBoundary();
+      this.runs.notifyBoundary();
       startsAtPreviousEnd = true;
       try {
         appendFileSync(this.opts.rowsFile, rows.map((r) => JSON.stringify(r)).join('\n') + '\n');
@@ -592,14 +571,8 @@ export class BatchedBenchLoad implements LoadGenerator {
           });
         }
       }
-      const warm = this.warm;
-      if (warm !== null) {
-        warm.sequences += sequences;
-        if (run.endS - warm.startS >= warm.minS && warm.sequences >= warm.minRequests) {
-          this.warm = null;
-          warm.resolve();
-        }
-      }
+      // Counted before the next run starts, so that its warm-up flag is exact.
+      this.runs.countWarmUp(run.endS, sequences);
     }
   }
 
@@ -616,61 +589,53 @@ export class BatchedBenchLoad implements LoadGenerator {
       e2eMs: (run.endS - run.startS) * 1000,
       warmup,
     });
-    this.fail(err);
+    this.runs.fail(err);
   }
 
   /** Runs until at least `minRequests` sequences completed and `minS` passed, counted at run ends. */
   warmUp(opts: { minS: number; minRequests: number }): Promise<void> {
-    if (this.failureError) return Promise.reject(this.failureError);
+    if (this.runs.failure) return Promise.reject(this.runs.failure);
+    // A stopped load has nothing left to warm up: the caller is stopping anyway.
     if (this.stopped) return Promise.resolve();
-    if (this.warm !== null) return Promise.reject(new EngineError('warmUp() is already running'));
-    const p = new Promise<void>((resolve, reject) => {
-      this.warm = { startS: this.opts.clock.now(), minS: opts.minS, minRequests: opts.minRequests, sequences: 0, resolve, reject };
-    });
+    const p = this.runs.warmUp(opts, this.opts.clock.now());
     this.ensureLoop();
     return p;
   }
 
   openWindow(): Promise<number> {
-    if (this.failureError) return Promise.reject(this.failureError);
+    if (this.runs.failure) return Promise.reject(this.runs.failure);
     if (this.stopped) return Promise.reject(new EngineError('the llama-batched-bench load was stopped'));
-    const p = new Promise<number>((resolve, reject) => this.openWaiters.push({ resolve, reject }));
+    const p = this.runs.nextStart();
     this.ensureLoop();
     return p;
   }
 
   async closeWindow(): Promise<number> {
-    if (this.failureError) throw this.failureError;
+    if (this.runs.failure) throw this.runs.failure;
     // The running run ends the window (the loop starts the next one before this resumes).
     const running = this.current;
     if (running !== null) {
       const run = await running.done;
-      if (this.failureError) throw this.failureError;
+      if (this.runs.failure) throw this.runs.failure;
       return run.endS;
     }
-    const last = this.runs[this.runs.length - 1];
-    return last ? last.endS : this.opts.clock.now();
-  }
-
-  private runsIn(fromS: number, toS: number): BenchRun[] {
-    return this.runs.filter((r) => r.startS >= fromS - EDGE_EPS_S && r.endS <= toS + EDGE_EPS_S);
+    return this.runs.lastEndS() ?? this.opts.clock.now();
   }
 
   tokensBetween(fromS: number, toS: number): number {
-    return this.runsIn(fromS, toS).reduce((s, r) => s + r.tokens, 0);
+    return this.runs.tokensBetween(fromS, toS);
   }
 
   requestsCompletedBetween(fromS: number, toS: number): number {
-    return this.runsIn(fromS, toS).reduce((s, r) => s + r.sequences, 0);
+    return this.runs.requestsCompletedBetween(fromS, toS);
   }
 
   onBoundary(listener: () => void): () => void {
-    this.boundaryListeners.add(listener);
-    return () => this.boundaryListeners.delete(listener);
+    return this.runs.onBoundary(listener);
   }
 
   segments(fromS: number, toS: number): Segment[] {
-    return this.runsIn(fromS, toS).map((r) => ({ fromS: r.startS, toS: r.endS, tokens: r.tokens }));
+    return this.runs.segments(fromS, toS);
   }
 
   requests(): RequestRecord[] {
@@ -679,7 +644,7 @@ export class BatchedBenchLoad implements LoadGenerator {
 
   /** Every finished run (for tests and artifacts). */
   completedRuns(): readonly Readonly<BenchRun>[] {
-    return this.runs;
+    return this.runs.finished;
   }
 
   async stop(): Promise<void> {
@@ -687,11 +652,7 @@ export class BatchedBenchLoad implements LoadGenerator {
     this.opts.signal?.removeEventListener('abort', this.onAbort);
     const running = this.current;
     if (running) await running.kill();
-    for (const w of this.openWaiters.splice(0)) w.reject(new EngineError('the llama-batched-bench load was stopped'));
-    // A stopped warm-up simply ends (the caller is stopping anyway).
-    const warm = this.warm;
-    this.warm = null;
-    warm?.resolve();
+    this.runs.stop(new EngineError('the llama-batched-bench load was stopped'));
     await this.loop?.catch(() => {});
   }
 }

@@ -41,6 +41,7 @@ import { z } from 'zod';
 import { EngineError, InputError, describeValue } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { Clock } from '../runner/clock.js';
+import { BatchCalls, type BatchCall } from '../workload/batch-calls.js';
 import type { LoadGenerator, RequestRecord, Segment } from '../workload/types.js';
 import { resolveTorchPython } from './probe.js';
 import { launch, tailLines, type EngineProcess } from './process.js';
@@ -367,22 +368,12 @@ function expectAnswer<T>(schema: z.ZodType<T>, answer: RunnerMessage, what: stri
 // ---------------------------------------------------------------------------------------------------
 // the offline load generator
 
-interface Call {
-  startS: number;
-  endS: number;
-  tokens: number;
-  sequences: number;
-  warmup: boolean;
-}
-
 interface RunningCall {
   /** Resolves with t_start when the runner says the call started (or undefined when it never did). */
   started: Promise<number | undefined>;
   /** Resolves with t_end of a successful call, undefined otherwise (the loop records what happened). */
   done: Promise<number | undefined>;
 }
-
-const EDGE_EPS_S = 1e-6;
 
 export interface TransformersLoadOptions {
   channel: RunnerChannel;
@@ -410,15 +401,12 @@ export interface TransformersLoadOptions {
  * RequestRecord is one per call (ttft unknown, e2e = the call's duration).
  */
 export class TransformersLoad implements LoadGenerator {
-  private readonly calls: Call[] = [];
-  private readonly boundaryListeners = new Set<() => void>();
+  /** The finished calls, warm-up, boundary listeners and waiting windows. */
+  private readonly calls = new BatchCalls();
   private readonly records: RequestRecord[] = [];
   private current: RunningCall | null = null;
   private loop: Promise<void> | null = null;
   private stopped = false;
-  private failureError: Error | null = null;
-  private warm: { startS: number; minS: number; minRequests: number; sequences: number; resolve: () => void; reject: (err: Error) => void } | null = null;
-  private openWaiters: { resolve: (startS: number) => void; reject: (err: Error) => void }[] = [];
   private stopPromise: Promise<void> | null = null;
   private readonly onAbort = (): void => void this.stop();
 
@@ -428,22 +416,14 @@ export class TransformersLoad implements LoadGenerator {
   }
 
   get failure(): Error | null {
-    return this.failureError;
+    return this.calls.failure;
   }
 
   private ensureLoop(): void {
-    if (this.stopped || this.failureError || this.loop !== null) return;
+    if (this.stopped || this.calls.failure || this.loop !== null) return;
     this.loop = this.runLoop().finally(() => {
       this.loop = null;
     });
-  }
-
-  private fail(err: Error): void {
-    this.failureError ??= err;
-    for (const w of this.openWaiters.splice(0)) w.reject(err);
-    const warm = this.warm;
-    this.warm = null;
-    warm?.reject(err);
   }
 
   private describe(): string {
@@ -451,8 +431,8 @@ export class TransformersLoad implements LoadGenerator {
   }
 
   private async runLoop(): Promise<void> {
-    while (!this.stopped && this.failureError === null) {
-      const warmup = this.warm !== null;
+    while (!this.stopped && this.calls.failure === null) {
+      const warmup = this.calls.warmingUp;
       let onStarted: (tS: number | undefined) => void = () => {};
       const started = new Promise<number | undefined>((r) => (onStarted = r));
       let onDone: (tS: number | undefined) => void = () => {};
@@ -467,7 +447,7 @@ export class TransformersLoad implements LoadGenerator {
             const ev = startedEvent.safeParse(event);
             if (!ev.success) return;
             // The window snaps to this call's start.
-            for (const w of this.openWaiters.splice(0)) w.resolve(ev.data.t_start);
+            this.calls.callStarted(ev.data.t_start);
             onStarted(ev.data.t_start);
           },
         );
@@ -475,7 +455,7 @@ export class TransformersLoad implements LoadGenerator {
         onStarted(undefined);
         onDone(undefined);
         this.current = null;
-        this.fail(err as Error);
+        this.calls.fail(err as Error);
         break;
       }
       onStarted(undefined); // no-op when the event came
@@ -486,7 +466,7 @@ export class TransformersLoad implements LoadGenerator {
         if (failed.data.cancelled && this.stopped) break; // stop() cancelled it: not a request, not a failure
         const t = generateTimes(answer, requestedS, this.o.clock.now());
         this.records.push(this.record(t.startS, t.endS, warmup, failed.data.error));
-        this.fail(new EngineError(`${this.describe()} failed: ${failed.data.error}`, { command: this.o.command }));
+        this.calls.fail(new EngineError(`${this.describe()} failed: ${failed.data.error}`, { command: this.o.command }));
         break;
       }
       const ok = generateAnswer.safeParse(answer);
@@ -496,27 +476,20 @@ export class TransformersLoad implements LoadGenerator {
         onDone(undefined);
         const why = ok.success ? `it reported ${ok.data.output_tokens} output tokens, expected ${expected}` : `malformed answer ${JSON.stringify(answer).slice(0, 300)}`;
         this.records.push(this.record(requestedS, this.o.clock.now(), warmup, why));
-        this.fail(new EngineError(`${this.describe()}: ${why}`, { command: this.o.command }));
+        this.calls.fail(new EngineError(`${this.describe()}: ${why}`, { command: this.o.command }));
         break;
       }
       const { t_start: startS, t_end: endS } = ok.data;
-      this.calls.push({ startS, endS, tokens: expected, sequences: this.o.batch, warmup });
+      this.calls.add({ startS, endS, tokens: expected, sequences: this.o.batch, warmup });
       this.records.push(this.record(startS, endS, warmup, null));
       // After the next call has been issued (below, in this same turn): a listener's counter read (~4 ms on
       // an H100) must not delay the GPU's next batch.
-      if (this.boundaryListeners.size > 0) setImmediate(() => this.boundaryListeners.forEach((listener) => listener()));
+      if (this.calls.hasBoundaryListeners) setImmediate(() => this.calls.notifyBoundary());
       // current is cleared and the next call issued without an await in between: closeWindow() always
       // finds the call that ends the window.
       this.current = null;
       onDone(endS);
-      const warm = this.warm;
-      if (warm !== null) {
-        warm.sequences += this.o.batch;
-        if (endS - warm.startS >= warm.minS && warm.sequences >= warm.minRequests) {
-          this.warm = null;
-          warm.resolve();
-        }
-      }
+      this.calls.countWarmUp(endS, this.o.batch);
     }
     this.current = null;
   }
@@ -538,57 +511,48 @@ export class TransformersLoad implements LoadGenerator {
 
   /** Runs calls until at least `minRequests` sequences completed and `minS` passed, counted at call ends. */
   warmUp(opts: { minS: number; minRequests: number }): Promise<void> {
-    if (this.failureError) return Promise.reject(this.failureError);
+    if (this.calls.failure) return Promise.reject(this.calls.failure);
     if (this.stopped) return Promise.reject(new EngineError('the transformers load was stopped'));
-    if (this.warm !== null) return Promise.reject(new EngineError('warmUp() is already running'));
-    const p = new Promise<void>((resolve, reject) => {
-      this.warm = { startS: this.o.clock.now(), minS: opts.minS, minRequests: opts.minRequests, sequences: 0, resolve, reject };
-    });
+    const p = this.calls.warmUp(opts, this.o.clock.now());
     this.ensureLoop();
     return p;
   }
 
   openWindow(): Promise<number> {
-    if (this.failureError) return Promise.reject(this.failureError);
+    if (this.calls.failure) return Promise.reject(this.calls.failure);
     if (this.stopped) return Promise.reject(new EngineError('the transformers load was stopped'));
-    const p = new Promise<number>((resolve, reject) => this.openWaiters.push({ resolve, reject }));
+    const p = this.calls.nextStart();
     this.ensureLoop();
     return p;
   }
 
   async closeWindow(): Promise<number> {
-    if (this.failureError) throw this.failureError;
+    if (this.calls.failure) throw this.calls.failure;
     const running = this.current;
     if (running !== null) {
       const endS = await running.done;
-      if (endS === undefined) throw this.failureError ?? new EngineError('the transformers load was stopped before the window closed');
+      if (endS === undefined) throw this.calls.failure ?? new EngineError('the transformers load was stopped before the window closed');
       return endS;
     }
-    const last = this.calls[this.calls.length - 1];
-    return last ? last.endS : this.o.clock.now();
-  }
-
-  private callsIn(fromS: number, toS: number): Call[] {
-    return this.calls.filter((c) => c.startS >= fromS - EDGE_EPS_S && c.endS <= toS + EDGE_EPS_S);
+    return this.calls.lastEndS() ?? this.o.clock.now();
   }
 
   /** Output tokens of the calls wholly inside [fromS, toS]. */
   tokensBetween(fromS: number, toS: number): number {
-    return this.callsIn(fromS, toS).reduce((s, c) => s + c.tokens, 0);
+    return this.calls.tokensBetween(fromS, toS);
   }
 
   /** Sequences (batch per call) of the calls wholly inside [fromS, toS]. */
   requestsCompletedBetween(fromS: number, toS: number): number {
-    return this.callsIn(fromS, toS).reduce((s, c) => s + c.sequences, 0);
+    return this.calls.requestsCompletedBetween(fromS, toS);
   }
 
   onBoundary(listener: () => void): () => void {
-    this.boundaryListeners.add(listener);
-    return () => this.boundaryListeners.delete(listener);
+    return this.calls.onBoundary(listener);
   }
 
   segments(fromS: number, toS: number): Segment[] {
-    return this.callsIn(fromS, toS).map((c) => ({ fromS: c.startS, toS: c.endS, tokens: c.tokens }));
+    return this.calls.segments(fromS, toS);
   }
 
   requests(): RequestRecord[] {
@@ -601,12 +565,7 @@ export class TransformersLoad implements LoadGenerator {
     this.stopped = true;
     this.o.signal?.removeEventListener('abort', this.onAbort);
     this.stopPromise = (async () => {
-      const stoppedErr = new EngineError('the transformers load was stopped');
-      for (const w of this.openWaiters.splice(0)) w.reject(stoppedErr);
-      // A stopped warm-up simply ends (the caller is stopping anyway).
-      const warm = this.warm;
-      this.warm = null;
-      warm?.resolve();
+      this.calls.stop(new EngineError('the transformers load was stopped'));
       const running = this.current;
       if (running !== null) {
         // The runner clears its cancel flag when a call starts: signal only once this call has started
@@ -629,8 +588,8 @@ export class TransformersLoad implements LoadGenerator {
   }
 
   /** Every finished call (for tests and artifacts). */
-  completedCalls(): readonly Readonly<Call>[] {
-    return this.calls;
+  completedCalls(): readonly Readonly<BatchCall>[] {
+    return this.calls.finished;
   }
 }
 
