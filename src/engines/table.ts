@@ -27,14 +27,15 @@
  *
  * It runs under the ordinary experiment protocol on the sim engine's virtual-clock machinery: the
  * simulated board (sim-telemetry.ts's SimDevice on the session's VirtualClock) draws the row's power_w
- * while serving, the load generator emits the row's tok_s on a 1-second segment grid as SimLoad does,
- * and the sim telemetry and energy meter measure it like any other simulated experiment. The board
+ * while serving, the load generator (grid-load.ts, as SimLoad) emits the row's tok_s on a 1-second
+ * segment grid, and the sim telemetry and energy meter measure it like any other simulated experiment. The board
  * (idle power, embodied carbon) is the session's simulated one. Engine options: `table` (path of the
  * CSV, required), `table_noise` (σ, default 0), `table_seed` (integer, default 0). The table has no
  * latencies: requests carry an end-to-end time (batch × output_len / tok_s) but no TTFT or ITL.
  */
 import { readFileSync, statSync } from 'node:fs';
-import { EPS_S, ceilK, completedBetween, segmentsOnGrid, sleepUntil, tokensOnGrid } from './segment-grid.js';
+import { experimentNoiseKey, GridLoad } from './grid-load.js';
+import { sleepUntil } from './segment-grid.js';
 import { resolve } from 'node:path';
 import { J_PER_KWH, SECONDS_PER_YEAR } from '../carbon/sci.js';
 import { EngineError, InputError, describeValue } from '../errors.js';
@@ -42,7 +43,6 @@ import { VirtualClock, type Clock } from '../runner/clock.js';
 import { baselineBpbs, isFeasible } from '../search/space.js';
 import { pointKey, type BpbConstraint, type Observation, type SearchSpace, type SpacePoint } from '../search/types.js';
 import { parseCsv } from '../util/csv.js';
-import type { LoadGenerator, RequestRecord, Segment } from '../workload/types.js';
 import { MAX_SIM_NOISE } from './sim.js';
 import { BYTES_PER_TOKEN, LOADING_ACTIVITY, SERVER_START_BASE_S, SIM_QUANTS, noiseFactor, powerForActivity, serverStartS, weightBytes } from './sim-model.js';
 import { simDevice, type SimBoardState, type SimDevice } from './sim-telemetry.js';
@@ -434,148 +434,48 @@ interface TableLoadOptions {
 }
 
 /**
- * The table engine's load generator: SimLoad's arithmetic (sim.ts) with the row's throughput and power.
- * From warmUp on, output tokens arrive continuously at tok_s, counted per 1-second segment on a grid
- * that starts at warmUp (each segment's tokens × 1 + σ·z); requests complete at a steady rate of
- * tok_s / output_len, each taking batch × output_len / tok_s.
+ * The table engine's load generator: the shared grid load (grid-load.ts) at the row's throughput and
+ * power. Requests complete at a steady rate of tok_s / output_len, each taking batch × output_len / tok_s;
+ * the table has no latencies (no TTFT or ITL).
  */
-export class TableLoad implements LoadGenerator {
-  /** After the per-experiment noise; 0 for a missing row. */
-  readonly tokPerS: number;
+export class TableLoad extends GridLoad {
+  /** Power after the per-experiment noise; 0 for a missing row (as tokPerS; requestS is then Infinity). */
   readonly powerW: number;
-  /** One request, start to end. */
-  readonly requestS: number;
-  private readonly opts: TableLoadOptions;
-  private readonly noiseKey: string;
-  private originS: number | null = null;
-  private warmupEndS: number | null = null;
-  private stoppedS: number | null = null;
-  private failureError: Error | null = null;
-  private readonly cum: number[] = [0];
-  private readonly records: RequestRecord[] = [];
-  private readonly successEnds: number[] = [];
+  private readonly row: TableRow | null;
+  private readonly table: Table;
+  private readonly weightsMib: number;
 
   constructor(opts: TableLoadOptions) {
-    this.opts = opts;
     const { config, device, row } = opts;
-    const rep = device.nextRepetition(JSON.stringify([opts.serverKey, config.batch, config.inputLen, config.outputLen, opts.seed]));
-    this.noiseKey = `${opts.seed}|${opts.serverKey}|${config.batch}|${config.inputLen}|${config.outputLen}|${rep}`;
-    this.tokPerS = row ? row.tokS * noiseFactor(`${this.noiseKey}|throughput`, opts.noise) : 0;
-    this.powerW = row ? row.powerW * noiseFactor(`${this.noiseKey}|power`, opts.noise) : 0;
-    this.requestS = row ? (config.batch * config.outputLen) / this.tokPerS : Infinity;
-  }
-
-  get failure(): Error | null {
-    return this.failureError;
-  }
-
-  private edge(k: number): number {
-    return this.originS! + k;
-  }
-
-  private ceilK(tS: number): number {
-    return ceilK(this.originS!, tS);
-  }
-
-  private horizonS(): number {
-    const now = this.opts.clock.now();
-    return this.stoppedS === null ? now : Math.min(now, this.stoppedS);
-  }
-
-  private segmentTokens(k: number): number {
-    while (this.cum.length <= k + 1) {
-      const i = this.cum.length - 1;
-      this.cum.push(this.cum[i]! + this.tokPerS * noiseFactor(`${this.noiseKey}|tokens|${i}`, this.opts.noise));
-    }
-    return Math.round(this.cum[k + 1]!) - Math.round(this.cum[k]!);
-  }
-
-  private requireStarted(what: string): void {
-    if (this.originS === null) throw new EngineError(`table load: ${what} before warmUp`);
-    if (this.failureError) throw this.failureError;
-  }
-
-  async warmUp(opts: { minS: number; minRequests: number }): Promise<void> {
-    if (this.originS !== null) throw new EngineError('table load: warmUp called twice');
-    const { clock, device, config, row, table } = this.opts;
-    if (!row) {
-      this.failureError = new EngineError(`CUDA out of memory at batch ${config.batch} (input ${config.inputLen}, output ${config.outputLen}): the table has no row for this config (simulated)`, {
-        outputTail: oomTail(config, `the KV cache for ${config.batch} × ${config.inputLen + config.outputLen} tokens does not fit`, table),
-      });
-      throw this.failureError;
-    }
-    this.originS = clock.now();
-    device.set({ label: 'serving', powerW: this.powerW, utilPct: 100, memUsedMib: this.opts.weightsMib });
-    const needS = Math.max(opts.minS, (opts.minRequests * this.requestS) / config.batch);
-    await sleepUntil(clock, this.edge(Math.max(1, Math.ceil(needS - EPS_S))), this.opts.signal);
-    this.warmupEndS = this.edge(this.ceilK(clock.now()));
-  }
-
-  async openWindow(): Promise<number> {
-    this.requireStarted('openWindow');
-    const fromS = this.edge(this.ceilK(this.opts.clock.now()));
-    await sleepUntil(this.opts.clock, fromS, this.opts.signal);
-    return fromS;
-  }
-
-  async closeWindow(): Promise<number> {
-    this.requireStarted('closeWindow');
-    const toS = this.edge(this.ceilK(this.opts.clock.now()));
-    await sleepUntil(this.opts.clock, toS, this.opts.signal);
-    return toS;
-  }
-
-  /** Successful request k ends at origin + (k + 1) × output_len / tok_s. */
-  private materialize(): void {
-    if (this.originS === null) return;
-    const horizon = this.horizonS();
-    const { inputLen, outputLen } = this.opts.config;
-    const intervalS = outputLen / this.tokPerS;
-    for (let k = this.successEnds.length; ; k++) {
-      const endS = this.originS + (k + 1) * intervalS;
-      if (endS > horizon + EPS_S) break;
-      const startS = Math.max(this.originS, endS - this.requestS);
-      this.records.push({
-        startS,
-        endS,
-        success: true,
-        error: null,
-        promptTokens: inputLen,
-        outputTokens: outputLen,
+    const noiseKey = experimentNoiseKey(device, opts.serverKey, config, opts.seed, undefined);
+    const tokPerS = row ? row.tokS * noiseFactor(`${noiseKey}|throughput`, opts.noise) : 0;
+    super(
+      { engine: 'table', config, device, clock: opts.clock, idleLoaded: opts.idleLoaded, signal: opts.signal },
+      {
+        tokPerS,
+        noise: opts.noise,
+        noiseKey,
+        requestS: row ? (config.batch * config.outputLen) / tokPerS : Infinity,
+        intervalS: config.outputLen / tokPerS,
         ttftMs: null,
         itlMs: [],
-        e2eMs: (endS - startS) * 1000,
-        warmup: this.warmupEndS === null || startS < this.warmupEndS,
-      });
-      this.successEnds.push(endS);
-    }
+      },
+    );
+    this.powerW = row ? row.powerW * noiseFactor(`${noiseKey}|power`, opts.noise) : 0;
+    this.row = row;
+    this.table = opts.table;
+    this.weightsMib = opts.weightsMib;
   }
 
-  tokensBetween(fromS: number, toS: number): number {
-    if (this.originS === null) return 0;
-    return tokensOnGrid(this.originS, this.horizonS(), fromS, toS, (k) => this.segmentTokens(k));
+  protected warmUpFailure(): Error | null {
+    if (this.row) return null;
+    const { config } = this.grid;
+    return new EngineError(`CUDA out of memory at batch ${config.batch} (input ${config.inputLen}, output ${config.outputLen}): the table has no row for this config (simulated)`, {
+      outputTail: oomTail(config, `the KV cache for ${config.batch} × ${config.inputLen + config.outputLen} tokens does not fit`, this.table),
+    });
   }
 
-  requestsCompletedBetween(fromS: number, toS: number): number {
-    this.materialize();
-    return completedBetween(this.successEnds, fromS, toS);
-  }
-
-  segments(fromS: number, toS: number): Segment[] {
-    if (this.originS === null) return [];
-    return segmentsOnGrid(this.originS, this.horizonS(), fromS, toS, (k) => this.segmentTokens(k));
-  }
-
-  requests(): RequestRecord[] {
-    this.materialize();
-    return [...this.records];
-  }
-
-  async stop(): Promise<void> {
-    if (this.originS === null || this.stoppedS !== null) return;
-    this.materialize();
-    this.stoppedS = this.opts.clock.now();
-    this.opts.device.set(this.opts.idleLoaded);
+  protected startServing(): void {
+    this.grid.device.set({ label: 'serving', powerW: this.powerW, utilPct: 100, memUsedMib: this.weightsMib });
   }
 }
-
