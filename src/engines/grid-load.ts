@@ -144,23 +144,24 @@ export abstract class GridLoad implements LoadGenerator {
     this.warmupEndS = this.nextEdgeS();
   }
 
+  /** Waits on the virtual clock for the next segment edge (a window edge) and returns it. */
+  private async untilNextEdge(what: string): Promise<number> {
+    this.requireStarted(what);
+    this.throwIfFailed();
+    const edgeS = this.nextEdgeS();
+    await sleepUntil(this.grid.clock, edgeS, this.grid.signal);
+    this.throwIfFailed();
+    return edgeS;
+  }
+
   async openWindow(): Promise<number> {
-    this.requireStarted('openWindow');
-    this.throwIfFailed();
-    const fromS = this.nextEdgeS();
-    await sleepUntil(this.grid.clock, fromS, this.grid.signal);
-    this.throwIfFailed();
+    const fromS = await this.untilNextEdge('openWindow');
     this.onWindowOpen(fromS);
     return fromS;
   }
 
   async closeWindow(): Promise<number> {
-    this.requireStarted('closeWindow');
-    this.throwIfFailed();
-    const toS = this.nextEdgeS();
-    await sleepUntil(this.grid.clock, toS, this.grid.signal);
-    this.throwIfFailed();
-    return toS;
+    return this.untilNextEdge('closeWindow');
   }
 
   /** Materializes successful request records up to the horizon (request k ends at origin + (k + 1) × intervalS). */

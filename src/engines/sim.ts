@@ -28,19 +28,15 @@
  * sim_wall_ms (the window also takes that much wall-clock time; the virtual clock does not move for it).
  */
 import { EngineError, InputError, describeValue } from '../errors.js';
-import { experimentNoiseKey, GridLoad } from './grid-load.js';
-import { sleepUntil } from './segment-grid.js';
 import { VirtualClock, type Clock } from '../runner/clock.js';
+import { experimentNoiseKey, GridLoad } from './grid-load.js';
 import {
-  BYTES_PER_TOKEN,
   DEFAULT_SIM_HARDWARE,
-  LOADING_ACTIVITY,
   MEMORY_UTILIZATION,
   SIM_HARDWARE_IDS,
   SIM_QUANT_NAMES,
   isSimHardwareId,
   noiseFactor,
-  powerForActivity,
   serverStartS,
   simBpb,
   simulate,
@@ -49,7 +45,8 @@ import {
   type SimPerformance,
 } from './sim-model.js';
 import { simDevice, type SimBoardState, type SimDevice } from './sim-telemetry.js';
-import type { BpbResult, Engine, EngineContext, EngineServer, ExperimentConfig } from './types.js';
+import { startOnVirtualClock, virtualServer } from './virtual-server.js';
+import type { Engine, EngineContext, ExperimentConfig } from './types.js';
 
 const MIB = 1024 * 1024;
 /** CUDA context and runtime buffers of a loaded server: an estimate. */
@@ -181,34 +178,19 @@ export const simEngine: Engine = {
     const loadS = serverStartS(config.model.params!, config.quant);
     const key = simEngine.serverKey(config);
     const idleLoaded: SimBoardState = { label: 'idle', powerW: hw.idleW, utilPct: 0, memUsedMib: wBytes / MIB + RUNTIME_OVERHEAD_MIB };
-    const startedS = clock.now();
     ctx.log.info({ model: config.model.id, quant: config.quant, hardware: hw.id, loadS }, 'sim server loading');
-
-    // Loading: the weights stream in over loadS; the board barely works.
-    device.set({ label: 'loading', powerW: powerForActivity(hw, LOADING_ACTIVITY), utilPct: 0, memUsedMib: wBytes / MIB });
-    try {
-      const tooBig = wBytes > hw.memoryBytes * MEMORY_UTILIZATION;
-      if (tooBig || opts.fail === 'oom') {
-        // It gets about halfway through loading before the allocation fails.
-        await sleepUntil(clock, startedS + Math.min(loadS / 2, ctx.startTimeoutS), ctx.signal);
-        device.set(device.idleState());
-        const what = tooBig ? `loading ${config.model.id} (${config.quant} weights)` : `loading ${config.model.id} (injected fault sim_fail=oom)`;
-        throw new EngineError(`the sim server for ${config.model.id} (${config.quant}) died while loading: CUDA out of memory`, {
-          exitCode: 1,
-          outputTail: oomTail(what, tooBig ? wBytes : hw.memoryBytes, device),
-          durationMs: (clock.now() - startedS) * 1000,
-        });
-      }
-      if (loadS > ctx.startTimeoutS) {
-        await sleepUntil(clock, startedS + ctx.startTimeoutS, ctx.signal);
-        device.set(device.idleState());
-        throw new EngineError(`the sim server for ${config.model.id} (${config.quant}) was not ready within ${ctx.startTimeoutS} s (simulated load time ${loadS.toFixed(1)} s)`);
-      }
-      await sleepUntil(clock, startedS + loadS, ctx.signal);
-    } catch (err) {
-      device.set(device.idleState());
-      throw err;
-    }
+    const tooBig = wBytes > hw.memoryBytes * MEMORY_UTILIZATION;
+    const oomWhat = tooBig ? `loading ${config.model.id} (${config.quant} weights)` : `loading ${config.model.id} (injected fault sim_fail=oom)`;
+    await startOnVirtualClock({
+      engine: 'sim',
+      config,
+      clock,
+      device,
+      ctx,
+      loadS,
+      loadingMib: wBytes / MIB,
+      oomTail: tooBig || opts.fail === 'oom' ? oomTail(oomWhat, tooBig ? wBytes : hw.memoryBytes, device) : null,
+    });
     device.set(idleLoaded);
     ctx.log.info({ loadS }, 'sim server ready');
 
@@ -219,51 +201,27 @@ export const simEngine: Engine = {
     // Handled here so an unobserved crash is no unhandled rejection; every awaiting caller still sees it.
     died.catch(() => {});
     let dead: EngineError | null = null;
-    let stopped = false;
-    let current: SimLoad | null = null;
-
     const onCrash = (err: EngineError): void => {
       if (dead) return;
       dead = err;
       rejectDied(err);
     };
 
-    const server: EngineServer = {
+    const server = virtualServer({
+      engine: 'sim',
       key,
-      baseUrl: null,
-      pid: null,
-      logFile: null,
+      serverKeyOf: (cfg) => simEngine.serverKey(cfg),
+      clock,
+      device,
+      requireVirtualClock,
       died,
-      load(cfg, c) {
-        const loadClock = requireVirtualClock(c.clock);
-        if (loadClock !== clock) throw new EngineError('the sim server was started on another VirtualClock than this load uses');
-        if (dead) throw dead;
-        if (stopped) throw new EngineError(`the sim server ${key} was stopped`);
-        if (simEngine.serverKey(cfg) !== key) throw new EngineError(`config for server ${simEngine.serverKey(cfg)} given to sim server ${key}`);
-        void current?.stop();
-        current = new SimLoad({ config: cfg, device, clock, idleLoaded, signal: c.signal, serverKey: key, onCrash, repetition: c.repetition });
-        return current;
-      },
-      async bpb(cfg, text) {
-        if (dead) throw dead;
-        const bpb = simBpb(cfg.model.params!, cfg.quant);
-        const bytes = Buffer.byteLength(text, 'utf8');
-        const result: BpbResult = {
-          bpb,
-          bits: bpb * bytes,
-          bytes,
-          tokens: Math.round(bytes / BYTES_PER_TOKEN),
-          method: `simulated: Chinchilla-law baseline at ${cfg.model.params} parameters + toy ${cfg.quant} penalty (sim-model.ts), not a measurement`,
-        };
-        return result;
-      },
-      async stop() {
-        stopped = true;
-        await current?.stop();
-        current = null;
-        device.set(device.idleState());
-      },
-    };
+      deadWith: () => dead,
+      newLoad: (cfg, c) => new SimLoad({ config: cfg, device, clock, idleLoaded, signal: c.signal, serverKey: key, onCrash, repetition: c.repetition }),
+      bpb: (cfg) => ({
+        bpb: simBpb(cfg.model.params!, cfg.quant),
+        method: `simulated: Chinchilla-law baseline at ${cfg.model.params} parameters + toy ${cfg.quant} penalty (sim-model.ts), not a measurement`,
+      }),
+    });
     return server;
   },
 };

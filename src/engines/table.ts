@@ -34,8 +34,6 @@
  * latencies: requests carry an end-to-end time (batch × output_len / tok_s) but no TTFT or ITL.
  */
 import { readFileSync, statSync } from 'node:fs';
-import { experimentNoiseKey, GridLoad } from './grid-load.js';
-import { sleepUntil } from './segment-grid.js';
 import { resolve } from 'node:path';
 import { J_PER_KWH, SECONDS_PER_YEAR } from '../carbon/sci.js';
 import { EngineError, InputError, describeValue } from '../errors.js';
@@ -43,10 +41,12 @@ import { VirtualClock, type Clock } from '../runner/clock.js';
 import { baselineBpbs, isFeasible } from '../search/space.js';
 import { pointKey, type BpbConstraint, type Observation, type SearchSpace, type SpacePoint } from '../search/types.js';
 import { parseCsv } from '../util/csv.js';
+import { experimentNoiseKey, GridLoad } from './grid-load.js';
 import { MAX_SIM_NOISE } from './sim.js';
-import { BYTES_PER_TOKEN, LOADING_ACTIVITY, SERVER_START_BASE_S, SIM_QUANTS, noiseFactor, powerForActivity, serverStartS, weightBytes } from './sim-model.js';
+import { SERVER_START_BASE_S, SIM_QUANTS, noiseFactor, serverStartS, weightBytes } from './sim-model.js';
 import { simDevice, type SimBoardState, type SimDevice } from './sim-telemetry.js';
-import type { BpbResult, Engine, EngineServer, ExperimentConfig } from './types.js';
+import { startOnVirtualClock, virtualServer } from './virtual-server.js';
+import type { Engine, ExperimentConfig } from './types.js';
 
 export const TABLE_COLUMNS = ['model', 'quant', 'batch', 'input_len', 'output_len', 'tok_s', 'power_w', 'bpb'] as const;
 export const TABLE_OPTIONS = ['table', 'table_noise', 'table_seed'] as const;
@@ -351,70 +351,40 @@ export const tableEngine: Engine = {
     const key = tableEngine.serverKey(config);
     const rows = table.rows.filter((r) => r.point.model === config.model.id && r.point.quant === config.quant);
     const weightsMib = estimatedWeightMib(params, config.quant);
-    const startedS = clock.now();
     ctx.log.info({ model: config.model.id, quant: config.quant, table: table.file, loadS }, 'table server loading');
-    device.set({ label: 'loading', powerW: powerForActivity(hw, LOADING_ACTIVITY), utilPct: 0, memUsedMib: weightsMib });
-    try {
-      if (rows.length === 0) {
-        // As the sim engine: about halfway through loading the allocation fails.
-        await sleepUntil(clock, startedS + Math.min(loadS / 2, ctx.startTimeoutS), ctx.signal);
-        throw new EngineError(`the table server for ${config.model.id} (${config.quant}) died while loading: CUDA out of memory`, {
-          exitCode: 1,
-          outputTail: oomTail(config, `loading ${config.model.id} (${config.quant} weights)`, table),
-          durationMs: (clock.now() - startedS) * 1000,
-        });
-      }
-      if (loadS > ctx.startTimeoutS) {
-        await sleepUntil(clock, startedS + ctx.startTimeoutS, ctx.signal);
-        throw new EngineError(`the table server for ${config.model.id} (${config.quant}) was not ready within ${ctx.startTimeoutS} s (simulated load time ${loadS.toFixed(1)} s)`);
-      }
-      await sleepUntil(clock, startedS + loadS, ctx.signal);
-    } catch (err) {
-      device.set(device.idleState());
-      throw err;
-    }
+    await startOnVirtualClock({
+      engine: 'table',
+      config,
+      clock,
+      device,
+      ctx,
+      loadS,
+      loadingMib: weightsMib,
+      // As the sim engine: a (model, quant) with no row dies of an out-of-memory while loading.
+      oomTail: rows.length === 0 ? oomTail(config, `loading ${config.model.id} (${config.quant} weights)`, table) : null,
+    });
     const idleLoaded: SimBoardState = { label: 'idle', powerW: hw.idleW, utilPct: 0, memUsedMib: weightsMib };
     device.set(idleLoaded);
     ctx.log.info({ loadS }, 'table server ready');
 
-    // A table server never dies on its own.
-    const died = new Promise<never>(() => {});
-    let stopped = false;
-    let current: TableLoad | null = null;
-    const server: EngineServer = {
+    const server = virtualServer({
+      engine: 'table',
       key,
-      baseUrl: null,
-      pid: null,
-      logFile: null,
-      died,
-      load(cfg, c) {
-        if (requireVirtualClock(c.clock) !== clock) throw new EngineError('the table server was started on another VirtualClock than this load uses');
-        if (stopped) throw new EngineError(`the table server ${key} was stopped`);
-        if (tableEngine.serverKey(cfg) !== key) throw new EngineError(`config for server ${tableEngine.serverKey(cfg)} given to table server ${key}`);
-        void current?.stop();
+      serverKeyOf: (cfg) => tableEngine.serverKey(cfg),
+      clock,
+      device,
+      requireVirtualClock,
+      // A table server never dies on its own.
+      died: new Promise<never>(() => {}),
+      newLoad: (cfg, c) => {
         const row = table.byKey.get(pointKey({ model: cfg.model.id, quant: cfg.quant, batch: cfg.batch, inputLen: cfg.inputLen, outputLen: cfg.outputLen })) ?? null;
-        current = new TableLoad({ config: cfg, row, table, device, clock, idleLoaded, signal: c.signal, serverKey: key, noise: opts.noise, seed: opts.seed, weightsMib });
-        return current;
+        return new TableLoad({ config: cfg, row, table, device, clock, idleLoaded, signal: c.signal, serverKey: key, noise: opts.noise, seed: opts.seed, weightsMib });
       },
-      async bpb(cfg, text) {
+      bpb: (cfg) => {
         const row = rows[0]!;
-        const bytes = Buffer.byteLength(text, 'utf8');
-        const result: BpbResult = {
-          bpb: row.bpb,
-          bits: row.bpb * bytes,
-          bytes,
-          tokens: Math.round(bytes / BYTES_PER_TOKEN),
-          method: `table: bpb column of ${table.file ?? 'the table'} for ${cfg.model.id} ${cfg.quant} (line ${row.line}), not a measurement`,
-        };
-        return result;
+        return { bpb: row.bpb, method: `table: bpb column of ${table.file ?? 'the table'} for ${cfg.model.id} ${cfg.quant} (line ${row.line}), not a measurement` };
       },
-      async stop() {
-        stopped = true;
-        await current?.stop();
-        current = null;
-        device.set(device.idleState());
-      },
-    };
+    });
     return server;
   },
 };
