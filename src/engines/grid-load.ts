@@ -11,7 +11,6 @@
  * once the window opens (the sim engine's crash, which also cuts the horizon short).
  */
 import { EngineError } from '../errors.js';
-import type { VirtualClock } from '../runner/clock.js';
 import type { LoadGenerator, RequestRecord, Segment } from '../workload/types.js';
 import { EPS_S, ceilK, completedBetween, segmentsOnGrid, sleepUntil, tokensOnGrid } from './segment-grid.js';
 import { noiseFactor } from './sim-model.js';
@@ -22,8 +21,8 @@ export interface GridLoadOptions {
   /** Names the engine in error messages ("sim load: openWindow before warmUp"). */
   engine: string;
   config: ExperimentConfig;
+  /** The simulated board, on the VirtualClock the load runs on. */
   device: SimDevice;
-  clock: VirtualClock;
   /** The board once the load stops: the server idle with its weights loaded. */
   idleLoaded: SimBoardState;
   signal: AbortSignal | undefined;
@@ -94,7 +93,7 @@ export abstract class GridLoad implements LoadGenerator {
 
   /** Time up to which the load has run: now, or when it stopped. */
   protected horizonS(): number {
-    const now = this.grid.clock.now();
+    const now = this.grid.device.clock.now();
     return this.stoppedS === null ? now : Math.min(now, this.stoppedS);
   }
 
@@ -109,7 +108,7 @@ export abstract class GridLoad implements LoadGenerator {
 
   /** The first grid edge at or after now. */
   private nextEdgeS(): number {
-    return this.edge(ceilK(this.originS!, this.grid.clock.now()));
+    return this.edge(ceilK(this.originS!, this.grid.device.clock.now()));
   }
 
   private segmentTokens(k: number): number {
@@ -130,7 +129,8 @@ export abstract class GridLoad implements LoadGenerator {
 
   async warmUp(opts: { minS: number; minRequests: number }): Promise<void> {
     if (this.originS !== null) throw new EngineError(`${this.grid.engine} load: warmUp called twice`);
-    const { clock, config, signal } = this.grid;
+    const { device, config, signal } = this.grid;
+    const clock = device.clock;
     const failure = this.warmUpFailure();
     if (failure) {
       this.failureError = failure;
@@ -149,7 +149,7 @@ export abstract class GridLoad implements LoadGenerator {
     this.requireStarted(what);
     this.throwIfFailed();
     const edgeS = this.nextEdgeS();
-    await sleepUntil(this.grid.clock, edgeS, this.grid.signal);
+    await sleepUntil(this.grid.device.clock, edgeS, this.grid.signal);
     this.throwIfFailed();
     return edgeS;
   }
@@ -222,7 +222,7 @@ export abstract class GridLoad implements LoadGenerator {
   async stop(): Promise<void> {
     if (this.originS === null || this.stoppedS !== null) return;
     this.materialize();
-    this.stoppedS = this.grid.clock.now();
+    this.stoppedS = this.grid.device.clock.now();
     this.onStop();
   }
 }

@@ -29,7 +29,7 @@
  */
 import { EngineError, InputError, describeValue } from '../errors.js';
 import { VirtualClock, type Clock } from '../runner/clock.js';
-import { experimentNoiseKey, GridLoad } from './grid-load.js';
+import { experimentNoiseKey, GridLoad, type GridLoadOptions } from './grid-load.js';
 import {
   DEFAULT_SIM_HARDWARE,
   MEMORY_UTILIZATION,
@@ -45,7 +45,7 @@ import {
   type SimPerformance,
 } from './sim-model.js';
 import { simDevice, type SimBoardState, type SimDevice } from './sim-telemetry.js';
-import { startOnVirtualClock, virtualServer } from './virtual-server.js';
+import { startOnVirtualClock, validateShape, virtualServer } from './virtual-server.js';
 import type { Engine, EngineContext, ExperimentConfig } from './types.js';
 
 const MIB = 1024 * 1024;
@@ -132,13 +132,7 @@ export const simEngine: Engine = {
     if (!SIM_QUANT_NAMES.includes(config.quant)) {
       throw new InputError(`quant ${describeValue(config.quant)} is not known to the sim engine; allowed: ${SIM_QUANT_NAMES.join(', ')}`);
     }
-    for (const [key, value] of [
-      ['batch', config.batch],
-      ['input_len', config.inputLen],
-      ['output_len', config.outputLen],
-    ] as const) {
-      if (!Number.isInteger(value) || value <= 0) throw new InputError(`${key} ${describeValue(value)} is invalid; allowed: a positive integer`);
-    }
+    validateShape(config);
     const o = config.engineOptions ?? {};
     for (const key of Object.keys(o)) {
       if (key.startsWith('sim_') && !(SIM_OPTIONS as readonly string[]).includes(key)) {
@@ -184,7 +178,6 @@ export const simEngine: Engine = {
     await startOnVirtualClock({
       engine: 'sim',
       config,
-      clock,
       device,
       ctx,
       loadS,
@@ -208,15 +201,13 @@ export const simEngine: Engine = {
     };
 
     const server = virtualServer({
-      engine: 'sim',
+      engine: simEngine,
       key,
-      serverKeyOf: (cfg) => simEngine.serverKey(cfg),
-      clock,
       device,
       requireVirtualClock,
       died,
       deadWith: () => dead,
-      newLoad: (cfg, c) => new SimLoad({ config: cfg, device, clock, idleLoaded, signal: c.signal, serverKey: key, onCrash, repetition: c.repetition }),
+      newLoad: (cfg, c) => new SimLoad({ config: cfg, device, idleLoaded, signal: c.signal, serverKey: key, onCrash, repetition: c.repetition }),
       bpb: (cfg) => ({
         bpb: simBpb(cfg.model.params!, cfg.quant),
         method: `simulated: Chinchilla-law baseline at ${cfg.model.params} parameters + toy ${cfg.quant} penalty (sim-model.ts), not a measurement`,
@@ -226,12 +217,7 @@ export const simEngine: Engine = {
   },
 };
 
-interface SimLoadOptions {
-  config: ExperimentConfig;
-  device: SimDevice;
-  clock: VirtualClock;
-  idleLoaded: SimBoardState;
-  signal: AbortSignal | undefined;
+interface SimLoadOptions extends Omit<GridLoadOptions, 'engine'> {
   serverKey: string;
   onCrash: (err: EngineError) => void;
   repetition: number | undefined;
@@ -258,7 +244,7 @@ export class SimLoad extends GridLoad {
     const thr = noiseFactor(`${noiseKey}|throughput`, sim.noise);
     const requestS = perf.cycleS / thr;
     super(
-      { engine: 'sim', config, device, clock: opts.clock, idleLoaded: opts.idleLoaded, signal: opts.signal },
+      { engine: 'sim', config, device, idleLoaded: opts.idleLoaded, signal: opts.signal },
       {
         tokPerS: perf.tokPerS * thr,
         noise: sim.noise,
@@ -312,7 +298,8 @@ export class SimLoad extends GridLoad {
   }
 
   private scheduleCrash(atS: number): void {
-    const { clock, device, config } = this.grid;
+    const { device, config } = this.grid;
+    const clock = device.clock;
     this.crashS = atS;
     // The board goes idle at the crash (scheduled now, so the telemetry sees it in time order).
     device.set(device.idleState(), { fromS: atS });

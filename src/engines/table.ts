@@ -41,11 +41,11 @@ import { VirtualClock, type Clock } from '../runner/clock.js';
 import { baselineBpbs, isFeasible } from '../search/space.js';
 import { pointKey, type BpbConstraint, type Observation, type SearchSpace, type SpacePoint } from '../search/types.js';
 import { parseCsv } from '../util/csv.js';
-import { experimentNoiseKey, GridLoad } from './grid-load.js';
+import { experimentNoiseKey, GridLoad, type GridLoadOptions } from './grid-load.js';
 import { MAX_SIM_NOISE } from './sim.js';
 import { SERVER_START_BASE_S, SIM_QUANTS, noiseFactor, serverStartS, weightBytes } from './sim-model.js';
-import { simDevice, type SimBoardState, type SimDevice } from './sim-telemetry.js';
-import { startOnVirtualClock, virtualServer } from './virtual-server.js';
+import { simDevice, type SimBoardState } from './sim-telemetry.js';
+import { startOnVirtualClock, validateShape, virtualServer } from './virtual-server.js';
 import type { Engine, ExperimentConfig } from './types.js';
 
 export const TABLE_COLUMNS = ['model', 'quant', 'batch', 'input_len', 'output_len', 'tok_s', 'power_w', 'bpb'] as const;
@@ -326,13 +326,7 @@ export const tableEngine: Engine = {
     if (!table.space.quant.includes(config.quant)) {
       throw new InputError(`quant ${describeValue(config.quant)} is not in the table ${o.table}; allowed: ${table.space.quant.join(', ')}`);
     }
-    for (const [key, value] of [
-      ['batch', config.batch],
-      ['input_len', config.inputLen],
-      ['output_len', config.outputLen],
-    ] as const) {
-      if (!Number.isInteger(value) || value <= 0) throw new InputError(`${key} ${describeValue(value)} is invalid; allowed: a positive integer`);
-    }
+    validateShape(config);
   },
 
   serverKey(config) {
@@ -355,7 +349,6 @@ export const tableEngine: Engine = {
     await startOnVirtualClock({
       engine: 'table',
       config,
-      clock,
       device,
       ctx,
       loadS,
@@ -368,17 +361,15 @@ export const tableEngine: Engine = {
     ctx.log.info({ loadS }, 'table server ready');
 
     const server = virtualServer({
-      engine: 'table',
+      engine: tableEngine,
       key,
-      serverKeyOf: (cfg) => tableEngine.serverKey(cfg),
-      clock,
       device,
       requireVirtualClock,
       // A table server never dies on its own.
       died: new Promise<never>(() => {}),
       newLoad: (cfg, c) => {
         const row = table.byKey.get(pointKey({ model: cfg.model.id, quant: cfg.quant, batch: cfg.batch, inputLen: cfg.inputLen, outputLen: cfg.outputLen })) ?? null;
-        return new TableLoad({ config: cfg, row, table, device, clock, idleLoaded, signal: c.signal, serverKey: key, noise: opts.noise, seed: opts.seed, weightsMib });
+        return new TableLoad({ config: cfg, row, table, device, idleLoaded, signal: c.signal, serverKey: key, noise: opts.noise, seed: opts.seed, weightsMib });
       },
       bpb: (cfg) => {
         const row = rows[0]!;
@@ -389,14 +380,9 @@ export const tableEngine: Engine = {
   },
 };
 
-interface TableLoadOptions {
-  config: ExperimentConfig;
+interface TableLoadOptions extends Omit<GridLoadOptions, 'engine'> {
   row: TableRow | null;
   table: Table;
-  device: SimDevice;
-  clock: VirtualClock;
-  idleLoaded: SimBoardState;
-  signal: AbortSignal | undefined;
   serverKey: string;
   noise: number;
   seed: number;
@@ -420,7 +406,7 @@ export class TableLoad extends GridLoad {
     const noiseKey = experimentNoiseKey(device, opts.serverKey, config, opts.seed, undefined);
     const tokPerS = row ? row.tokS * noiseFactor(`${noiseKey}|throughput`, opts.noise) : 0;
     super(
-      { engine: 'table', config, device, clock: opts.clock, idleLoaded: opts.idleLoaded, signal: opts.signal },
+      { engine: 'table', config, device, idleLoaded: opts.idleLoaded, signal: opts.signal },
       {
         tokPerS,
         noise: opts.noise,

@@ -3,21 +3,32 @@
  * board loads the weights for loadS seconds, or the server dies of an out-of-memory about halfway, or
  * it is not ready within the start timeout) and the EngineServer that hands out one load at a time.
  * Each engine keeps what differs: its load time and memory, why it dies, its loads, its BPB, and (sim)
- * how it crashes.
+ * how it crashes. Also the config check both engines make.
  */
-import { EngineError } from '../errors.js';
+import { EngineError, InputError, describeValue } from '../errors.js';
 import type { VirtualClock } from '../runner/clock.js';
 import type { LoadGenerator } from '../workload/types.js';
 import { sleepUntil } from './segment-grid.js';
 import { BYTES_PER_TOKEN, LOADING_ACTIVITY, powerForActivity } from './sim-model.js';
 import type { SimDevice } from './sim-telemetry.js';
-import type { EngineContext, EngineServer, ExperimentConfig } from './types.js';
+import type { Engine, EngineContext, EngineServer, ExperimentConfig } from './types.js';
+
+/** Throws InputError unless batch, input_len and output_len are positive integers. */
+export function validateShape(config: ExperimentConfig): void {
+  for (const [key, value] of [
+    ['batch', config.batch],
+    ['input_len', config.inputLen],
+    ['output_len', config.outputLen],
+  ] as const) {
+    if (!Number.isInteger(value) || value <= 0) throw new InputError(`${key} ${describeValue(value)} is invalid; allowed: a positive integer`);
+  }
+}
 
 export interface VirtualStartOptions {
   /** Names the engine in error messages ("the sim server for …"). */
   engine: string;
   config: ExperimentConfig;
-  clock: VirtualClock;
+  /** The simulated board, on the session's VirtualClock. */
   device: SimDevice;
   ctx: Pick<EngineContext, 'startTimeoutS' | 'signal'>;
   loadS: number;
@@ -33,7 +44,8 @@ export interface VirtualStartOptions {
  * failure the board goes idle and an EngineError is thrown.
  */
 export async function startOnVirtualClock(o: VirtualStartOptions): Promise<void> {
-  const { clock, device, config, ctx, loadS } = o;
+  const { device, config, ctx, loadS } = o;
+  const clock = device.clock;
   const startedS = clock.now();
   const server = `the ${o.engine} server for ${config.model.id} (${config.quant})`;
   device.set({ label: 'loading', powerW: powerForActivity(device.hardware, LOADING_ACTIVITY), utilPct: 0, memUsedMib: o.loadingMib });
@@ -58,11 +70,10 @@ export async function startOnVirtualClock(o: VirtualStartOptions): Promise<void>
 }
 
 export interface VirtualServerOptions {
-  engine: string;
+  /** Its name and serverKey: a load's config must map to this server's key. */
+  engine: Pick<Engine, 'name' | 'serverKey'>;
   key: string;
-  /** The engine's serverKey: a load's config must map to this server's key. */
-  serverKeyOf: (config: ExperimentConfig) => string;
-  clock: VirtualClock;
+  /** The simulated board, on the VirtualClock the server was started on. */
   device: SimDevice;
   /** The engine's check that a load's context runs on a VirtualClock. */
   requireVirtualClock: (clock: EngineContext['clock']) => VirtualClock;
@@ -76,6 +87,7 @@ export interface VirtualServerOptions {
 
 /** An in-process server with one load at a time: a new load stops the previous one. */
 export function virtualServer(o: VirtualServerOptions): EngineServer {
+  const { name } = o.engine;
   let stopped = false;
   let current: LoadGenerator | null = null;
   const throwIfDead = (): void => {
@@ -89,11 +101,11 @@ export function virtualServer(o: VirtualServerOptions): EngineServer {
     logFile: null,
     died: o.died,
     load(config, ctx) {
-      if (o.requireVirtualClock(ctx.clock) !== o.clock) throw new EngineError(`the ${o.engine} server was started on another VirtualClock than this load uses`);
+      if (o.requireVirtualClock(ctx.clock) !== o.device.clock) throw new EngineError(`the ${name} server was started on another VirtualClock than this load uses`);
       throwIfDead();
-      if (stopped) throw new EngineError(`the ${o.engine} server ${o.key} was stopped`);
-      const key = o.serverKeyOf(config);
-      if (key !== o.key) throw new EngineError(`config for server ${key} given to ${o.engine} server ${o.key}`);
+      if (stopped) throw new EngineError(`the ${name} server ${o.key} was stopped`);
+      const key = o.engine.serverKey(config);
+      if (key !== o.key) throw new EngineError(`config for server ${key} given to ${name} server ${o.key}`);
       void current?.stop();
       current = o.newLoad(config, ctx);
       return current;
