@@ -200,7 +200,7 @@ export const simEngine: Engine = {
       rejectDied(err);
     };
 
-    const server = virtualServer({
+    return virtualServer({
       engine: simEngine,
       key,
       device,
@@ -213,7 +213,6 @@ export const simEngine: Engine = {
         method: `simulated: Chinchilla-law baseline at ${cfg.model.params} parameters + toy ${cfg.quant} penalty (sim-model.ts), not a measurement`,
       }),
     });
-    return server;
   },
 };
 

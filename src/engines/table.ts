@@ -360,7 +360,7 @@ export const tableEngine: Engine = {
     device.set(idleLoaded);
     ctx.log.info({ loadS }, 'table server ready');
 
-    const server = virtualServer({
+    return virtualServer({
       engine: tableEngine,
       key,
       device,
@@ -376,7 +376,6 @@ export const tableEngine: Engine = {
         return { bpb: row.bpb, method: `table: bpb column of ${table.file ?? 'the table'} for ${cfg.model.id} ${cfg.quant} (line ${row.line}), not a measurement` };
       },
     });
-    return server;
   },
 };
 
