@@ -7,10 +7,11 @@
  * - Server key: model + quant (+ sim_hardware, sim_fail): configs that differ only in batch or lengths
  *   reuse the server, and a new server costs simulated load time (20 s + 2 s per GB of weights), so
  *   server reuse shows in experiments per hour.
- * - Load: an offline-style generator on the virtual clock. From warmUp on, output tokens arrive
- *   continuously at the model's throughput, counted per 1-second segment on a grid that starts at
- *   warmUp (each segment's tokens are placed at its midpoint); requests complete at a steady rate of
- *   batch / cycle time. openWindow/closeWindow snap to the segment grid, advancing the clock.
+ * - Load: an offline-style generator on the virtual clock (grid-load.ts, shared with the table
+ *   engine). From warmUp on, output tokens arrive continuously at the model's throughput, counted per
+ *   1-second segment on a grid that starts at warmUp (each segment's tokens are placed at its
+ *   midpoint); requests complete at a steady rate of batch / cycle time. openWindow/closeWindow snap
+ *   to the segment grid, advancing the clock.
  * - Failures like real ones: weights over memory fail the start ("died while loading … out of memory");
  *   weights + the batch's KV cache over memory fail the warm-up with an OOM; engine options inject
  *   faults for tests: sim_fail = 'oom' (dies while loading) or 'crash_mid_window' (the server dies
@@ -27,19 +28,15 @@
  * sim_wall_ms (the window also takes that much wall-clock time; the virtual clock does not move for it).
  */
 import { EngineError, InputError, describeValue } from '../errors.js';
-import { EPS_S, ceilK, completedBetween, segmentsOnGrid, sleepUntil, tokensOnGrid } from './segment-grid.js';
 import { VirtualClock, type Clock } from '../runner/clock.js';
-import type { LoadGenerator, RequestRecord, Segment } from '../workload/types.js';
+import { experimentNoiseKey, GridLoad, type GridLoadOptions } from './grid-load.js';
 import {
-  BYTES_PER_TOKEN,
   DEFAULT_SIM_HARDWARE,
-  LOADING_ACTIVITY,
   MEMORY_UTILIZATION,
   SIM_HARDWARE_IDS,
   SIM_QUANT_NAMES,
   isSimHardwareId,
   noiseFactor,
-  powerForActivity,
   serverStartS,
   simBpb,
   simulate,
@@ -48,7 +45,8 @@ import {
   type SimPerformance,
 } from './sim-model.js';
 import { simDevice, type SimBoardState, type SimDevice } from './sim-telemetry.js';
-import type { BpbResult, Engine, EngineContext, EngineServer, ExperimentConfig } from './types.js';
+import { startOnVirtualClock, validateShape, virtualServer } from './virtual-server.js';
+import type { Engine, EngineContext, ExperimentConfig } from './types.js';
 
 const MIB = 1024 * 1024;
 /** CUDA context and runtime buffers of a loaded server: an estimate. */
@@ -134,13 +132,7 @@ export const simEngine: Engine = {
     if (!SIM_QUANT_NAMES.includes(config.quant)) {
       throw new InputError(`quant ${describeValue(config.quant)} is not known to the sim engine; allowed: ${SIM_QUANT_NAMES.join(', ')}`);
     }
-    for (const [key, value] of [
-      ['batch', config.batch],
-      ['input_len', config.inputLen],
-      ['output_len', config.outputLen],
-    ] as const) {
-      if (!Number.isInteger(value) || value <= 0) throw new InputError(`${key} ${describeValue(value)} is invalid; allowed: a positive integer`);
-    }
+    validateShape(config);
     const o = config.engineOptions ?? {};
     for (const key of Object.keys(o)) {
       if (key.startsWith('sim_') && !(SIM_OPTIONS as readonly string[]).includes(key)) {
@@ -180,34 +172,18 @@ export const simEngine: Engine = {
     const loadS = serverStartS(config.model.params!, config.quant);
     const key = simEngine.serverKey(config);
     const idleLoaded: SimBoardState = { label: 'idle', powerW: hw.idleW, utilPct: 0, memUsedMib: wBytes / MIB + RUNTIME_OVERHEAD_MIB };
-    const startedS = clock.now();
     ctx.log.info({ model: config.model.id, quant: config.quant, hardware: hw.id, loadS }, 'sim server loading');
-
-    // Loading: the weights stream in over loadS; the board barely works.
-    device.set({ label: 'loading', powerW: powerForActivity(hw, LOADING_ACTIVITY), utilPct: 0, memUsedMib: wBytes / MIB });
-    try {
-      const tooBig = wBytes > hw.memoryBytes * MEMORY_UTILIZATION;
-      if (tooBig || opts.fail === 'oom') {
-        // It gets about halfway through loading before the allocation fails.
-        await sleepUntil(clock, startedS + Math.min(loadS / 2, ctx.startTimeoutS), ctx.signal);
-        device.set(device.idleState());
-        const what = tooBig ? `loading ${config.model.id} (${config.quant} weights)` : `loading ${config.model.id} (injected fault sim_fail=oom)`;
-        throw new EngineError(`the sim server for ${config.model.id} (${config.quant}) died while loading: CUDA out of memory`, {
-          exitCode: 1,
-          outputTail: oomTail(what, tooBig ? wBytes : hw.memoryBytes, device),
-          durationMs: (clock.now() - startedS) * 1000,
-        });
-      }
-      if (loadS > ctx.startTimeoutS) {
-        await sleepUntil(clock, startedS + ctx.startTimeoutS, ctx.signal);
-        device.set(device.idleState());
-        throw new EngineError(`the sim server for ${config.model.id} (${config.quant}) was not ready within ${ctx.startTimeoutS} s (simulated load time ${loadS.toFixed(1)} s)`);
-      }
-      await sleepUntil(clock, startedS + loadS, ctx.signal);
-    } catch (err) {
-      device.set(device.idleState());
-      throw err;
-    }
+    const tooBig = wBytes > hw.memoryBytes * MEMORY_UTILIZATION;
+    const oomWhat = tooBig ? `loading ${config.model.id} (${config.quant} weights)` : `loading ${config.model.id} (injected fault sim_fail=oom)`;
+    await startOnVirtualClock({
+      engine: 'sim',
+      config,
+      device,
+      ctx,
+      loadS,
+      loadingMib: wBytes / MIB,
+      oomTail: tooBig || opts.fail === 'oom' ? oomTail(oomWhat, tooBig ? wBytes : hw.memoryBytes, device) : null,
+    });
     device.set(idleLoaded);
     ctx.log.info({ loadS }, 'sim server ready');
 
@@ -218,193 +194,111 @@ export const simEngine: Engine = {
     // Handled here so an unobserved crash is no unhandled rejection; every awaiting caller still sees it.
     died.catch(() => {});
     let dead: EngineError | null = null;
-    let stopped = false;
-    let current: SimLoad | null = null;
-
     const onCrash = (err: EngineError): void => {
       if (dead) return;
       dead = err;
       rejectDied(err);
     };
 
-    const server: EngineServer = {
+    return virtualServer({
+      engine: simEngine,
       key,
-      baseUrl: null,
-      pid: null,
-      logFile: null,
+      device,
+      requireVirtualClock,
       died,
-      load(cfg, c) {
-        const loadClock = requireVirtualClock(c.clock);
-        if (loadClock !== clock) throw new EngineError('the sim server was started on another VirtualClock than this load uses');
-        if (dead) throw dead;
-        if (stopped) throw new EngineError(`the sim server ${key} was stopped`);
-        if (simEngine.serverKey(cfg) !== key) throw new EngineError(`config for server ${simEngine.serverKey(cfg)} given to sim server ${key}`);
-        void current?.stop();
-        current = new SimLoad({ config: cfg, device, clock, idleLoaded, signal: c.signal, serverKey: key, onCrash, repetition: c.repetition });
-        return current;
-      },
-      async bpb(cfg, text) {
-        if (dead) throw dead;
-        const bpb = simBpb(cfg.model.params!, cfg.quant);
-        const bytes = Buffer.byteLength(text, 'utf8');
-        const result: BpbResult = {
-          bpb,
-          bits: bpb * bytes,
-          bytes,
-          tokens: Math.round(bytes / BYTES_PER_TOKEN),
-          method: `simulated: Chinchilla-law baseline at ${cfg.model.params} parameters + toy ${cfg.quant} penalty (sim-model.ts), not a measurement`,
-        };
-        return result;
-      },
-      async stop() {
-        stopped = true;
-        await current?.stop();
-        current = null;
-        device.set(device.idleState());
-      },
-    };
-    return server;
+      deadWith: () => dead,
+      newLoad: (cfg, c) => new SimLoad({ config: cfg, device, idleLoaded, signal: c.signal, serverKey: key, onCrash, repetition: c.repetition }),
+      bpb: (cfg) => ({
+        bpb: simBpb(cfg.model.params!, cfg.quant),
+        method: `simulated: Chinchilla-law baseline at ${cfg.model.params} parameters + toy ${cfg.quant} penalty (sim-model.ts), not a measurement`,
+      }),
+    });
   },
 };
 
-interface SimLoadOptions {
-  config: ExperimentConfig;
-  device: SimDevice;
-  clock: VirtualClock;
-  idleLoaded: SimBoardState;
-  signal: AbortSignal | undefined;
+interface SimLoadOptions extends Omit<GridLoadOptions, 'engine'> {
   serverKey: string;
   onCrash: (err: EngineError) => void;
   repetition: number | undefined;
 }
 
-/** The offline-style load generator of the sim engine (see the file header). */
-export class SimLoad implements LoadGenerator {
+/** The sim engine's load generator: the shared grid load (grid-load.ts) at the model's rates, with its OOM and crash faults. */
+export class SimLoad extends GridLoad {
   readonly perf: SimPerformance;
-  /** Throughput and power after the per-experiment noise. */
-  readonly tokPerS: number;
+  /** Power after the per-experiment noise (throughput and request time: GridLoad's tokPerS and requestS). */
   readonly powerW: number;
-  /** Seconds for one request (a batch cycle) after the noise. */
-  readonly requestS: number;
-  private readonly opts: SimLoadOptions;
   private readonly sim: SimOptions;
   private readonly noiseKey: string;
-  private originS: number | null = null;
-  private warmupEndS: number | null = null;
-  private stoppedS: number | null = null;
+  private readonly onCrash: (err: EngineError) => void;
   private crashS: number | null = null;
   private crashed = false;
   private offClock: (() => void) | null = null;
-  private failureError: Error | null = null;
-  /** Continuous cumulative token counts at segment edges: cum[k] = Σ_{i<k} rate × factor(i). */
-  private readonly cum: number[] = [0];
-  private readonly records: RequestRecord[] = [];
-  /** End times of the successful requests, ascending (for requestsCompletedBetween). */
-  private readonly successEnds: number[] = [];
-  private readonly itlMs: number[];
-  private readonly ttftMs: number;
 
   constructor(opts: SimLoadOptions) {
-    this.opts = opts;
-    this.sim = simOptions(opts.config);
     const { config, device } = opts;
-    this.perf = simulate(device.hardware, workload(config));
+    const sim = simOptions(config);
+    const perf = simulate(device.hardware, workload(config));
     // Fix (issue 6): a run passes the repetition from results.db (resume-safe); `measure` has none.
-    const rep = opts.repetition ?? device.nextRepetition(JSON.stringify([opts.serverKey, config.batch, config.inputLen, config.outputLen, this.sim.seed]));
-    this.noiseKey = `${this.sim.seed}|${opts.serverKey}|${config.batch}|${config.inputLen}|${config.outputLen}|${rep}`;
-    const thr = noiseFactor(`${this.noiseKey}|throughput`, this.sim.noise);
-    this.tokPerS = this.perf.tokPerS * thr;
-    this.powerW = Math.min(device.hardware.tdpW, this.perf.powerW * noiseFactor(`${this.noiseKey}|power`, this.sim.noise));
-    this.requestS = this.perf.cycleS / thr;
-    // Every request sees the same step time: one shared array keeps memory flat on long windows.
-    this.itlMs = new Array<number>(Math.max(0, config.outputLen - 1)).fill((this.perf.decodeStepS / thr) * 1000);
-    this.ttftMs = ((this.perf.prefillS + this.perf.decodeStepS) / thr) * 1000;
+    const noiseKey = experimentNoiseKey(device, opts.serverKey, config, sim.seed, opts.repetition);
+    const thr = noiseFactor(`${noiseKey}|throughput`, sim.noise);
+    const requestS = perf.cycleS / thr;
+    super(
+      { engine: 'sim', config, device, idleLoaded: opts.idleLoaded, signal: opts.signal },
+      {
+        tokPerS: perf.tokPerS * thr,
+        noise: sim.noise,
+        noiseKey,
+        requestS,
+        // One request per batch slot per cycle.
+        intervalS: requestS / config.batch,
+        ttftMs: ((perf.prefillS + perf.decodeStepS) / thr) * 1000,
+        itlMs: new Array<number>(Math.max(0, config.outputLen - 1)).fill((perf.decodeStepS / thr) * 1000),
+      },
+    );
+    this.perf = perf;
+    this.sim = sim;
+    this.noiseKey = noiseKey;
+    this.onCrash = opts.onCrash;
+    this.powerW = Math.min(device.hardware.tdpW, perf.powerW * noiseFactor(`${noiseKey}|power`, sim.noise));
   }
 
-  get failure(): Error | null {
-    return this.failureError;
+  protected warmUpFailure(): Error | null {
+    if (!this.perf.oom) return null;
+    const { config, device } = this.grid;
+    return new EngineError(`CUDA out of memory at batch ${config.batch}: weights + KV cache need ${gib(this.perf.memoryNeededBytes)} of ${gib(this.perf.memoryAvailableBytes)} usable (sim)`, {
+      outputTail: oomTail(`the KV cache for ${config.batch} × ${config.inputLen + config.outputLen} tokens`, this.perf.memoryNeededBytes, device),
+    });
   }
 
-  /** Start of segment k (exact grid arithmetic: always originS + k). */
-  private edge(k: number): number {
-    return this.originS! + k;
-  }
-
-  /** Time up to which the load has run: now, or when it stopped or crashed. */
-  private horizonS(): number {
-    let h = this.opts.clock.now();
-    if (this.stoppedS !== null) h = Math.min(h, this.stoppedS);
-    if (this.crashS !== null) h = Math.min(h, this.crashS);
-    return h;
-  }
-
-  private segmentTokens(k: number): number {
-    while (this.cum.length <= k + 1) {
-      const i = this.cum.length - 1;
-      this.cum.push(this.cum[i]! + this.tokPerS * noiseFactor(`${this.noiseKey}|tokens|${i}`, this.sim.noise));
-    }
-    return Math.round(this.cum[k + 1]!) - Math.round(this.cum[k]!);
-  }
-
-  /** Index of the first grid edge at or after tS. */
-  private ceilK(tS: number): number {
-    return ceilK(this.originS!, tS);
-  }
-
-  private requireStarted(what: string): void {
-    if (this.originS === null) throw new EngineError(`sim load: ${what} before warmUp`);
-  }
-
-  private throwIfFailed(): void {
-    if (this.failureError) throw this.failureError;
-  }
-
-  async warmUp(opts: { minS: number; minRequests: number }): Promise<void> {
-    if (this.originS !== null) throw new EngineError('sim load: warmUp called twice');
-    const { clock, device, config } = this.opts;
-    if (this.perf.oom) {
-      this.failureError = new EngineError(`CUDA out of memory at batch ${config.batch}: weights + KV cache need ${gib(this.perf.memoryNeededBytes)} of ${gib(this.perf.memoryAvailableBytes)} usable (sim)`, {
-        outputTail: oomTail(`the KV cache for ${config.batch} × ${config.inputLen + config.outputLen} tokens`, this.perf.memoryNeededBytes, device),
-      });
-      throw this.failureError;
-    }
-    this.originS = clock.now();
+  protected startServing(originS: number): void {
     const sigma = this.sim.noise;
     const key = this.noiseKey;
-    device.set(
+    this.grid.device.set(
       { label: 'serving', powerW: this.powerW, utilPct: this.perf.utilPct, memUsedMib: (this.perf.weightBytes + this.perf.kvCacheBytes) / MIB + RUNTIME_OVERHEAD_MIB },
-      { jitter: sigma > 0 ? { originS: this.originS, factor: (k) => noiseFactor(`${key}|power|${k}`, sigma / 2) } : undefined },
+      { jitter: sigma > 0 ? { originS, factor: (k) => noiseFactor(`${key}|power|${k}`, sigma / 2) } : undefined },
     );
-    const needS = Math.max(opts.minS, (opts.minRequests * this.requestS) / config.batch);
-    await sleepUntil(clock, this.edge(Math.max(1, Math.ceil(needS - EPS_S))), this.opts.signal);
-    this.throwIfFailed();
-    this.warmupEndS = this.edge(this.ceilK(clock.now()));
   }
 
-  async openWindow(): Promise<number> {
-    this.requireStarted('openWindow');
-    this.throwIfFailed();
-    const { clock } = this.opts;
-    const fromS = this.edge(this.ceilK(clock.now()));
-    await sleepUntil(clock, fromS, this.opts.signal);
-    this.throwIfFailed();
+  protected override onWindowOpen(fromS: number): void {
     if (this.sim.fail === 'crash_mid_window' && this.crashS === null) this.scheduleCrash(fromS + this.sim.crashAfterS);
     if (this.sim.wallMs > 0) blockWallClock(this.sim.wallMs);
-    return fromS;
   }
 
-  async closeWindow(): Promise<number> {
-    this.requireStarted('closeWindow');
-    this.throwIfFailed();
-    const { clock } = this.opts;
-    const toS = this.edge(this.ceilK(clock.now()));
-    await sleepUntil(clock, toS, this.opts.signal);
-    this.throwIfFailed();
-    return toS;
+  /** Up to now, or when the load stopped or crashed. */
+  protected override horizonS(): number {
+    const h = super.horizonS();
+    return this.crashS === null ? h : Math.min(h, this.crashS);
+  }
+
+  protected override onStop(): void {
+    this.offClock?.();
+    this.offClock = null;
+    if (!this.crashed) super.onStop();
   }
 
   private scheduleCrash(atS: number): void {
-    const { clock, device } = this.opts;
+    const { device, config } = this.grid;
+    const clock = device.clock;
     this.crashS = atS;
     // The board goes idle at the crash (scheduled now, so the telemetry sees it in time order).
     device.set(device.idleState(), { fromS: atS });
@@ -415,16 +309,16 @@ export class SimLoad implements LoadGenerator {
       this.offClock = null;
       const err = new EngineError(`the sim server crashed during the measurement window at ${new Date(atS * 1000).toISOString()} (injected fault sim_fail=crash_mid_window)`, {
         exitCode: 139,
-        outputTail: `[sim] serving ${this.opts.config.model.id} (${this.opts.config.quant}) at batch ${this.opts.config.batch}\nSegmentation fault (core dumped) (simulated)`,
+        outputTail: `[sim] serving ${config.model.id} (${config.quant}) at batch ${config.batch}\nSegmentation fault (core dumped) (simulated)`,
       });
       this.failureError = err;
-      for (let i = 0; i < this.opts.config.batch; i++) {
+      for (let i = 0; i < config.batch; i++) {
         this.records.push({
           startS: Math.max(this.originS!, atS - this.requestS / 2),
           endS: atS,
           success: false,
           error: err.message,
-          promptTokens: this.opts.config.inputLen,
+          promptTokens: config.inputLen,
           outputTokens: null,
           ttftMs: null,
           itlMs: [],
@@ -432,80 +326,12 @@ export class SimLoad implements LoadGenerator {
           warmup: false,
         });
       }
-      this.opts.onCrash(err);
+      this.onCrash(err);
     };
     this.offClock = clock.onAdvance(check);
     check();
   }
-
-  /** Materializes successful request records up to the horizon (request k ends at origin + (k+1)·T/b). */
-  private materialize(): void {
-    if (this.originS === null) return;
-    const horizon = this.horizonS();
-    const { batch, inputLen, outputLen } = this.opts.config;
-    const intervalS = this.requestS / batch;
-    let k = this.successEnds.length;
-    for (;;) {
-      const endS = this.originS + (k + 1) * intervalS;
-      if (endS > horizon + EPS_S) break;
-      const startS = Math.max(this.originS, endS - this.requestS);
-      // Records after a crash record are appended in time order only up to the crash.
-      this.insertRecord({
-        startS,
-        endS,
-        success: true,
-        error: null,
-        promptTokens: inputLen,
-        outputTokens: outputLen,
-        ttftMs: Math.min(this.ttftMs, (endS - startS) * 1000),
-        itlMs: this.itlMs,
-        e2eMs: (endS - startS) * 1000,
-        warmup: this.warmupEndS === null || startS < this.warmupEndS,
-      });
-      this.successEnds.push(endS);
-      k++;
-    }
-  }
-
-  private insertRecord(r: RequestRecord): void {
-    // Failed records (at the crash) are pushed when the crash happens; successes before it may be
-    // materialized later: keep the list ordered by endS.
-    let i = this.records.length;
-    while (i > 0 && this.records[i - 1]!.endS > r.endS) i--;
-    this.records.splice(i, 0, r);
-  }
-
-  tokensBetween(fromS: number, toS: number): number {
-    if (this.originS === null) return 0;
-    return tokensOnGrid(this.originS, this.horizonS(), fromS, toS, (k) => this.segmentTokens(k));
-  }
-
-  requestsCompletedBetween(fromS: number, toS: number): number {
-    this.materialize();
-    return completedBetween(this.successEnds, fromS, toS);
-  }
-
-  segments(fromS: number, toS: number): Segment[] {
-    if (this.originS === null) return [];
-    return segmentsOnGrid(this.originS, this.horizonS(), fromS, toS, (k) => this.segmentTokens(k));
-  }
-
-  requests(): RequestRecord[] {
-    this.materialize();
-    return [...this.records];
-  }
-
-  async stop(): Promise<void> {
-    if (this.originS === null || this.stoppedS !== null) return;
-    this.materialize();
-    const { clock, device } = this.opts;
-    this.stoppedS = clock.now();
-    this.offClock?.();
-    this.offClock = null;
-    if (!this.crashed) device.set(this.opts.idleLoaded);
-  }
 }
-
 
 export type { EngineContext };
 

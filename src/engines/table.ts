@@ -27,14 +27,13 @@
  *
  * It runs under the ordinary experiment protocol on the sim engine's virtual-clock machinery: the
  * simulated board (sim-telemetry.ts's SimDevice on the session's VirtualClock) draws the row's power_w
- * while serving, the load generator emits the row's tok_s on a 1-second segment grid as SimLoad does,
- * and the sim telemetry and energy meter measure it like any other simulated experiment. The board
+ * while serving, the load generator (grid-load.ts, as SimLoad) emits the row's tok_s on a 1-second
+ * segment grid, and the sim telemetry and energy meter measure it like any other simulated experiment. The board
  * (idle power, embodied carbon) is the session's simulated one. Engine options: `table` (path of the
  * CSV, required), `table_noise` (σ, default 0), `table_seed` (integer, default 0). The table has no
  * latencies: requests carry an end-to-end time (batch × output_len / tok_s) but no TTFT or ITL.
  */
 import { readFileSync, statSync } from 'node:fs';
-import { EPS_S, ceilK, completedBetween, segmentsOnGrid, sleepUntil, tokensOnGrid } from './segment-grid.js';
 import { resolve } from 'node:path';
 import { J_PER_KWH, SECONDS_PER_YEAR } from '../carbon/sci.js';
 import { EngineError, InputError, describeValue } from '../errors.js';
@@ -42,11 +41,12 @@ import { VirtualClock, type Clock } from '../runner/clock.js';
 import { baselineBpbs, isFeasible } from '../search/space.js';
 import { pointKey, type BpbConstraint, type Observation, type SearchSpace, type SpacePoint } from '../search/types.js';
 import { parseCsv } from '../util/csv.js';
-import type { LoadGenerator, RequestRecord, Segment } from '../workload/types.js';
+import { experimentNoiseKey, GridLoad, type GridLoadOptions } from './grid-load.js';
 import { MAX_SIM_NOISE } from './sim.js';
-import { BYTES_PER_TOKEN, LOADING_ACTIVITY, SERVER_START_BASE_S, SIM_QUANTS, noiseFactor, powerForActivity, serverStartS, weightBytes } from './sim-model.js';
-import { simDevice, type SimBoardState, type SimDevice } from './sim-telemetry.js';
-import type { BpbResult, Engine, EngineServer, ExperimentConfig } from './types.js';
+import { SERVER_START_BASE_S, SIM_QUANTS, noiseFactor, serverStartS, weightBytes } from './sim-model.js';
+import { simDevice, type SimBoardState } from './sim-telemetry.js';
+import { startOnVirtualClock, validateShape, virtualServer } from './virtual-server.js';
+import type { Engine, ExperimentConfig } from './types.js';
 
 export const TABLE_COLUMNS = ['model', 'quant', 'batch', 'input_len', 'output_len', 'tok_s', 'power_w', 'bpb'] as const;
 export const TABLE_OPTIONS = ['table', 'table_noise', 'table_seed'] as const;
@@ -326,13 +326,7 @@ export const tableEngine: Engine = {
     if (!table.space.quant.includes(config.quant)) {
       throw new InputError(`quant ${describeValue(config.quant)} is not in the table ${o.table}; allowed: ${table.space.quant.join(', ')}`);
     }
-    for (const [key, value] of [
-      ['batch', config.batch],
-      ['input_len', config.inputLen],
-      ['output_len', config.outputLen],
-    ] as const) {
-      if (!Number.isInteger(value) || value <= 0) throw new InputError(`${key} ${describeValue(value)} is invalid; allowed: a positive integer`);
-    }
+    validateShape(config);
   },
 
   serverKey(config) {
@@ -351,82 +345,43 @@ export const tableEngine: Engine = {
     const key = tableEngine.serverKey(config);
     const rows = table.rows.filter((r) => r.point.model === config.model.id && r.point.quant === config.quant);
     const weightsMib = estimatedWeightMib(params, config.quant);
-    const startedS = clock.now();
     ctx.log.info({ model: config.model.id, quant: config.quant, table: table.file, loadS }, 'table server loading');
-    device.set({ label: 'loading', powerW: powerForActivity(hw, LOADING_ACTIVITY), utilPct: 0, memUsedMib: weightsMib });
-    try {
-      if (rows.length === 0) {
-        // As the sim engine: about halfway through loading the allocation fails.
-        await sleepUntil(clock, startedS + Math.min(loadS / 2, ctx.startTimeoutS), ctx.signal);
-        throw new EngineError(`the table server for ${config.model.id} (${config.quant}) died while loading: CUDA out of memory`, {
-          exitCode: 1,
-          outputTail: oomTail(config, `loading ${config.model.id} (${config.quant} weights)`, table),
-          durationMs: (clock.now() - startedS) * 1000,
-        });
-      }
-      if (loadS > ctx.startTimeoutS) {
-        await sleepUntil(clock, startedS + ctx.startTimeoutS, ctx.signal);
-        throw new EngineError(`the table server for ${config.model.id} (${config.quant}) was not ready within ${ctx.startTimeoutS} s (simulated load time ${loadS.toFixed(1)} s)`);
-      }
-      await sleepUntil(clock, startedS + loadS, ctx.signal);
-    } catch (err) {
-      device.set(device.idleState());
-      throw err;
-    }
+    await startOnVirtualClock({
+      engine: 'table',
+      config,
+      device,
+      ctx,
+      loadS,
+      loadingMib: weightsMib,
+      // As the sim engine: a (model, quant) with no row dies of an out-of-memory while loading.
+      oomTail: rows.length === 0 ? oomTail(config, `loading ${config.model.id} (${config.quant} weights)`, table) : null,
+    });
     const idleLoaded: SimBoardState = { label: 'idle', powerW: hw.idleW, utilPct: 0, memUsedMib: weightsMib };
     device.set(idleLoaded);
     ctx.log.info({ loadS }, 'table server ready');
 
-    // A table server never dies on its own.
-    const died = new Promise<never>(() => {});
-    let stopped = false;
-    let current: TableLoad | null = null;
-    const server: EngineServer = {
+    return virtualServer({
+      engine: tableEngine,
       key,
-      baseUrl: null,
-      pid: null,
-      logFile: null,
-      died,
-      load(cfg, c) {
-        if (requireVirtualClock(c.clock) !== clock) throw new EngineError('the table server was started on another VirtualClock than this load uses');
-        if (stopped) throw new EngineError(`the table server ${key} was stopped`);
-        if (tableEngine.serverKey(cfg) !== key) throw new EngineError(`config for server ${tableEngine.serverKey(cfg)} given to table server ${key}`);
-        void current?.stop();
+      device,
+      requireVirtualClock,
+      // A table server never dies on its own.
+      died: new Promise<never>(() => {}),
+      newLoad: (cfg, c) => {
         const row = table.byKey.get(pointKey({ model: cfg.model.id, quant: cfg.quant, batch: cfg.batch, inputLen: cfg.inputLen, outputLen: cfg.outputLen })) ?? null;
-        current = new TableLoad({ config: cfg, row, table, device, clock, idleLoaded, signal: c.signal, serverKey: key, noise: opts.noise, seed: opts.seed, weightsMib });
-        return current;
+        return new TableLoad({ config: cfg, row, table, device, idleLoaded, signal: c.signal, serverKey: key, noise: opts.noise, seed: opts.seed, weightsMib });
       },
-      async bpb(cfg, text) {
+      bpb: (cfg) => {
         const row = rows[0]!;
-        const bytes = Buffer.byteLength(text, 'utf8');
-        const result: BpbResult = {
-          bpb: row.bpb,
-          bits: row.bpb * bytes,
-          bytes,
-          tokens: Math.round(bytes / BYTES_PER_TOKEN),
-          method: `table: bpb column of ${table.file ?? 'the table'} for ${cfg.model.id} ${cfg.quant} (line ${row.line}), not a measurement`,
-        };
-        return result;
+        return { bpb: row.bpb, method: `table: bpb column of ${table.file ?? 'the table'} for ${cfg.model.id} ${cfg.quant} (line ${row.line}), not a measurement` };
       },
-      async stop() {
-        stopped = true;
-        await current?.stop();
-        current = null;
-        device.set(device.idleState());
-      },
-    };
-    return server;
+    });
   },
 };
 
-interface TableLoadOptions {
-  config: ExperimentConfig;
+interface TableLoadOptions extends Omit<GridLoadOptions, 'engine'> {
   row: TableRow | null;
   table: Table;
-  device: SimDevice;
-  clock: VirtualClock;
-  idleLoaded: SimBoardState;
-  signal: AbortSignal | undefined;
   serverKey: string;
   noise: number;
   seed: number;
@@ -434,148 +389,48 @@ interface TableLoadOptions {
 }
 
 /**
- * The table engine's load generator: SimLoad's arithmetic (sim.ts) with the row's throughput and power.
- * From warmUp on, output tokens arrive continuously at tok_s, counted per 1-second segment on a grid
- * that starts at warmUp (each segment's tokens × 1 + σ·z); requests complete at a steady rate of
- * tok_s / output_len, each taking batch × output_len / tok_s.
+ * The table engine's load generator: the shared grid load (grid-load.ts) at the row's throughput and
+ * power. Requests complete at a steady rate of tok_s / output_len, each taking batch × output_len / tok_s;
+ * the table has no latencies (no TTFT or ITL).
  */
-export class TableLoad implements LoadGenerator {
-  /** After the per-experiment noise; 0 for a missing row. */
-  readonly tokPerS: number;
+export class TableLoad extends GridLoad {
+  /** Power after the per-experiment noise; 0 for a missing row (as tokPerS; requestS is then Infinity). */
   readonly powerW: number;
-  /** One request, start to end. */
-  readonly requestS: number;
-  private readonly opts: TableLoadOptions;
-  private readonly noiseKey: string;
-  private originS: number | null = null;
-  private warmupEndS: number | null = null;
-  private stoppedS: number | null = null;
-  private failureError: Error | null = null;
-  private readonly cum: number[] = [0];
-  private readonly records: RequestRecord[] = [];
-  private readonly successEnds: number[] = [];
+  private readonly row: TableRow | null;
+  private readonly table: Table;
+  private readonly weightsMib: number;
 
   constructor(opts: TableLoadOptions) {
-    this.opts = opts;
     const { config, device, row } = opts;
-    const rep = device.nextRepetition(JSON.stringify([opts.serverKey, config.batch, config.inputLen, config.outputLen, opts.seed]));
-    this.noiseKey = `${opts.seed}|${opts.serverKey}|${config.batch}|${config.inputLen}|${config.outputLen}|${rep}`;
-    this.tokPerS = row ? row.tokS * noiseFactor(`${this.noiseKey}|throughput`, opts.noise) : 0;
-    this.powerW = row ? row.powerW * noiseFactor(`${this.noiseKey}|power`, opts.noise) : 0;
-    this.requestS = row ? (config.batch * config.outputLen) / this.tokPerS : Infinity;
-  }
-
-  get failure(): Error | null {
-    return this.failureError;
-  }
-
-  private edge(k: number): number {
-    return this.originS! + k;
-  }
-
-  private ceilK(tS: number): number {
-    return ceilK(this.originS!, tS);
-  }
-
-  private horizonS(): number {
-    const now = this.opts.clock.now();
-    return this.stoppedS === null ? now : Math.min(now, this.stoppedS);
-  }
-
-  private segmentTokens(k: number): number {
-    while (this.cum.length <= k + 1) {
-      const i = this.cum.length - 1;
-      this.cum.push(this.cum[i]! + this.tokPerS * noiseFactor(`${this.noiseKey}|tokens|${i}`, this.opts.noise));
-    }
-    return Math.round(this.cum[k + 1]!) - Math.round(this.cum[k]!);
-  }
-
-  private requireStarted(what: string): void {
-    if (this.originS === null) throw new EngineError(`table load: ${what} before warmUp`);
-    if (this.failureError) throw this.failureError;
-  }
-
-  async warmUp(opts: { minS: number; minRequests: number }): Promise<void> {
-    if (this.originS !== null) throw new EngineError('table load: warmUp called twice');
-    const { clock, device, config, row, table } = this.opts;
-    if (!row) {
-      this.failureError = new EngineError(`CUDA out of memory at batch ${config.batch} (input ${config.inputLen}, output ${config.outputLen}): the table has no row for this config (simulated)`, {
-        outputTail: oomTail(config, `the KV cache for ${config.batch} × ${config.inputLen + config.outputLen} tokens does not fit`, table),
-      });
-      throw this.failureError;
-    }
-    this.originS = clock.now();
-    device.set({ label: 'serving', powerW: this.powerW, utilPct: 100, memUsedMib: this.opts.weightsMib });
-    const needS = Math.max(opts.minS, (opts.minRequests * this.requestS) / config.batch);
-    await sleepUntil(clock, this.edge(Math.max(1, Math.ceil(needS - EPS_S))), this.opts.signal);
-    this.warmupEndS = this.edge(this.ceilK(clock.now()));
-  }
-
-  async openWindow(): Promise<number> {
-    this.requireStarted('openWindow');
-    const fromS = this.edge(this.ceilK(this.opts.clock.now()));
-    await sleepUntil(this.opts.clock, fromS, this.opts.signal);
-    return fromS;
-  }
-
-  async closeWindow(): Promise<number> {
-    this.requireStarted('closeWindow');
-    const toS = this.edge(this.ceilK(this.opts.clock.now()));
-    await sleepUntil(this.opts.clock, toS, this.opts.signal);
-    return toS;
-  }
-
-  /** Successful request k ends at origin + (k + 1) × output_len / tok_s. */
-  private materialize(): void {
-    if (this.originS === null) return;
-    const horizon = this.horizonS();
-    const { inputLen, outputLen } = this.opts.config;
-    const intervalS = outputLen / this.tokPerS;
-    for (let k = this.successEnds.length; ; k++) {
-      const endS = this.originS + (k + 1) * intervalS;
-      if (endS > horizon + EPS_S) break;
-      const startS = Math.max(this.originS, endS - this.requestS);
-      this.records.push({
-        startS,
-        endS,
-        success: true,
-        error: null,
-        promptTokens: inputLen,
-        outputTokens: outputLen,
+    const noiseKey = experimentNoiseKey(device, opts.serverKey, config, opts.seed, undefined);
+    const tokPerS = row ? row.tokS * noiseFactor(`${noiseKey}|throughput`, opts.noise) : 0;
+    super(
+      { engine: 'table', config, device, idleLoaded: opts.idleLoaded, signal: opts.signal },
+      {
+        tokPerS,
+        noise: opts.noise,
+        noiseKey,
+        requestS: row ? (config.batch * config.outputLen) / tokPerS : Infinity,
+        intervalS: config.outputLen / tokPerS,
         ttftMs: null,
         itlMs: [],
-        e2eMs: (endS - startS) * 1000,
-        warmup: this.warmupEndS === null || startS < this.warmupEndS,
-      });
-      this.successEnds.push(endS);
-    }
+      },
+    );
+    this.powerW = row ? row.powerW * noiseFactor(`${noiseKey}|power`, opts.noise) : 0;
+    this.row = row;
+    this.table = opts.table;
+    this.weightsMib = opts.weightsMib;
   }
 
-  tokensBetween(fromS: number, toS: number): number {
-    if (this.originS === null) return 0;
-    return tokensOnGrid(this.originS, this.horizonS(), fromS, toS, (k) => this.segmentTokens(k));
+  protected warmUpFailure(): Error | null {
+    if (this.row) return null;
+    const { config } = this.grid;
+    return new EngineError(`CUDA out of memory at batch ${config.batch} (input ${config.inputLen}, output ${config.outputLen}): the table has no row for this config (simulated)`, {
+      outputTail: oomTail(config, `the KV cache for ${config.batch} × ${config.inputLen + config.outputLen} tokens does not fit`, this.table),
+    });
   }
 
-  requestsCompletedBetween(fromS: number, toS: number): number {
-    this.materialize();
-    return completedBetween(this.successEnds, fromS, toS);
-  }
-
-  segments(fromS: number, toS: number): Segment[] {
-    if (this.originS === null) return [];
-    return segmentsOnGrid(this.originS, this.horizonS(), fromS, toS, (k) => this.segmentTokens(k));
-  }
-
-  requests(): RequestRecord[] {
-    this.materialize();
-    return [...this.records];
-  }
-
-  async stop(): Promise<void> {
-    if (this.originS === null || this.stoppedS !== null) return;
-    this.materialize();
-    this.stoppedS = this.opts.clock.now();
-    this.opts.device.set(this.opts.idleLoaded);
+  protected startServing(): void {
+    this.grid.device.set({ label: 'serving', powerW: this.powerW, utilPct: 100, memUsedMib: this.weightsMib });
   }
 }
-
