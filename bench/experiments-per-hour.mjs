@@ -47,6 +47,7 @@ const { getEngine } = await import('../dist/engines/registry.js');
 const { openSession } = await import('../dist/runner/setup.js');
 const { runExperiment, DEFAULT_PROTOCOL } = await import('../dist/runner/experiment.js');
 const { ServerPool } = await import('../dist/runner/server-pool.js');
+const { experimentDepsOf } = await import('../dist/runner/run.js');
 
 const REFERENCE_WINDOW_S = 300;
 const TARGET_CI = 0.03;
@@ -90,21 +91,7 @@ async function sweep(protocolName, noise) {
       const startsBefore = pool.starts;
       const rec = await runExperiment(
         { config, phase: 'grid' },
-        {
-          store: session.store,
-          telemetry: session.telemetry,
-          pool,
-          engine,
-          clock: session.clock,
-          log: session.log,
-          runId: session.runId,
-          runDir: session.runDir,
-          protocol,
-          carbon: session.carbon,
-          idlePowerW: session.idlePowerW,
-          bpbText: session.bpbText,
-          signal: session.signal,
-        },
+        experimentDepsOf(session, pool, engine, protocol),
       );
       rows.push({
         batch,

@@ -9,7 +9,7 @@ import { parseProgram, type ParsedProgram } from '../program/parse.js';
 import { MODEL_REF_ALLOWED, modelRefProblem } from '../program/schema.js';
 import { DEFAULT_PROTOCOL, runExperiment } from '../runner/experiment.js';
 import { ServerPool } from '../runner/server-pool.js';
-import { timedIntensityOf } from '../runner/run.js';
+import { experimentDepsOf, timedIntensityOf } from '../runner/run.js';
 import { openSession, simFaultsOf } from '../runner/setup.js';
 import { resolveSysfsRoot } from '../telemetry/sysfs.js';
 import { engineOptionFlags, gpuListFlag, intFlag, numberFlag } from './flags.js';
@@ -101,16 +101,11 @@ export async function measureCommand(flags: MeasureFlags, global: GlobalOptions)
   try {
     const record = await runExperiment(
       { config, phase: 'manual', rationale: 'carbonbench measure', labels: { host: session.host } },
-      {
-        store: session.store,
-        telemetry: session.telemetry,
+      experimentDepsOf(
+        session,
         pool,
         engine,
-        clock: session.clock,
-        log: session.log,
-        runId: session.runId,
-        runDir: session.runDir,
-        protocol: {
+        {
           ...DEFAULT_PROTOCOL,
           experimentSeconds,
           startTimeoutS,
@@ -118,12 +113,8 @@ export async function measureCommand(flags: MeasureFlags, global: GlobalOptions)
           cooldownTempC: program?.safety.cooldown_temp_c ?? DEFAULT_PROTOCOL.cooldownTempC,
           cooldownMaxS: program?.safety.cooldown_max_s ?? DEFAULT_PROTOCOL.cooldownMaxS,
         },
-        carbon: session.carbon,
-        idlePowerW: session.idlePowerW,
-        bpbText: session.bpbText,
-        signal: session.signal,
-        energyBoundary: program?.energy.boundary ?? 'auto',
-      },
+        program?.energy.boundary ?? 'auto',
+      ),
     );
     if (record.status === 'interrupted') status = 'interrupted';
     else if (record.status !== 'ok') status = 'failed';

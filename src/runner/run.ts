@@ -13,6 +13,7 @@ import { resolveIntensity } from '../carbon/regions.js';
 import type { CarbonIntensityConfig } from '../carbon/timed-intensity.js';
 import { getEngine } from '../engines/registry.js';
 import type { Engine, ExperimentConfig, ModelSpec } from '../engines/types.js';
+import type { BoundaryMode } from '../energy/boundary.js';
 import { CarbonbenchError, InputError, TelemetryError, describeValue } from '../errors.js';
 import { parseProgram, type ParsedProgram } from '../program/parse.js';
 import { DEFAULT_HEARTBEAT_TIMEOUT_S, type Program } from '../program/schema.js';
@@ -207,8 +208,11 @@ export function sessionOptionsOf(parsed: ParsedProgram, opts: Pick<RunOptions, '
   };
 }
 
-/** What a plain run and a study worker run each experiment with (one place, like sessionOptionsOf). */
-export function experimentDepsOf(session: Session, pool: ServerPool, engine: Engine, program: Program, startTimeoutS: number | undefined): ExperimentDeps {
+/**
+ * What an experiment runs with, from its session (one place for plain runs, study workers, `measure` and
+ * the benchmarks, like sessionOptionsOf). Runs pass protocolOf(program) and the program's energy.boundary.
+ */
+export function experimentDepsOf(session: Session, pool: ServerPool, engine: Engine, protocol: ProtocolOptions, energyBoundary?: BoundaryMode): ExperimentDeps {
   return {
     store: session.store,
     telemetry: session.telemetry,
@@ -218,12 +222,12 @@ export function experimentDepsOf(session: Session, pool: ServerPool, engine: Eng
     log: session.log,
     runId: session.runId,
     runDir: session.runDir,
-    protocol: protocolOf(program, startTimeoutS),
+    protocol,
     carbon: session.carbon,
     idlePowerW: session.idlePowerW,
     bpbText: session.bpbText,
     signal: session.signal,
-    energyBoundary: program.energy.boundary,
+    ...(energyBoundary !== undefined ? { energyBoundary } : {}),
   };
 }
 
@@ -426,7 +430,7 @@ export async function runSweep(options: RunOptions): Promise<RunSummary> {
       const repetition = history.filter((o) => pointKey(o.point) === pointKey(point)).length;
       const record = await runExperiment(
         { config, phase: proposal.phase, rationale, repetition, labels: { host: session.host } },
-        experimentDepsOf(session, pool, engine, parsed.program, opts.startTimeoutS),
+        experimentDepsOf(session, pool, engine, protocolOf(parsed.program, opts.startTimeoutS), parsed.program.energy.boundary),
       );
       const obs = observationsOf([record])[0];
       if (obs) pipeline.observe(obs);

@@ -34,7 +34,7 @@ import type { ExperimentRecord, Store } from '../store/types.js';
 import { runExperiment } from './experiment.js';
 import { observationsOf } from './history.js';
 import { acquireRunLock } from './lock.js';
-import { configFor, experimentDepsOf, modelParamsOf, spaceOf, steer, sessionOptionsOf, summarize, type RunOptions, type RunSummary } from './run.js';
+import { configFor, experimentDepsOf, modelParamsOf, protocolOf, spaceOf, steer, sessionOptionsOf, summarize, type RunOptions, type RunSummary } from './run.js';
 import { ServerPool } from './server-pool.js';
 import { openSession, type Session } from './setup.js';
 
@@ -171,7 +171,7 @@ export async function runStudyWorker(w: WorkerOptions): Promise<RunSummary> {
             repetition,
             labels: { host: w.hostLabel, study: w.study, trialNumber: claim.trialNumber },
           },
-          experimentDepsOf(s, pool, engine, parsed.program, opts.startTimeoutS),
+          experimentDepsOf(s, pool, engine, protocolOf(parsed.program, opts.startTimeoutS), parsed.program.energy.boundary),
         );
       if (record.status === 'interrupted') {
         // Stopped here (signal, telemetry): hand the config back at once instead of after the timeout.
