@@ -75,6 +75,11 @@ export function checkRequest(opts: Pick<Http1RequestOptions, 'path' | 'headers'>
   }
 }
 
+/** The result of a request that got no answer: refused or ended with `error` (client closed, thread gone), or aborted. */
+export function unansweredResult(how: { error: Http1Error } | { aborted: true }): Http1Result {
+  return { status: null, complete: false, error: 'error' in how ? how.error : null, reusedConnection: false, aborted: 'aborted' in how, timedOut: false };
+}
+
 interface ClockLike {
   now(): number;
 }
@@ -166,11 +171,11 @@ export class Http1Client {
     const message = `${head}\r\n${body}`;
     return new Promise<Http1Result>((resolve) => {
       if (this.destroyed) {
-        resolve({ status: null, complete: false, error: new Http1Error('the client was closed', undefined, false), reusedConnection: false, aborted: false, timedOut: false });
+        resolve(unansweredResult({ error: new Http1Error('the client was closed', undefined, false) }));
         return;
       }
       if (opts.signal?.aborted) {
-        resolve({ status: null, complete: false, error: null, reusedConnection: false, aborted: true, timedOut: false });
+        resolve(unansweredResult({ aborted: true }));
         return;
       }
       const conn = this.acquire();

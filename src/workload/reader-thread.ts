@@ -4,7 +4,7 @@
  * so the stamps do not wait for the main thread's work (SSE and JSON parsing, NVML reads, SQLite).
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import { Http1Client, type Http1Result } from './http1.js';
+import { Http1Client, Http1Error, unansweredResult, type Http1Result } from './http1.js';
 import { createEpochClock } from '../runner/clock.js';
 import type { ReaderCommand, ReaderEvent, ReaderThreadData } from './reader-threads.js';
 
@@ -87,7 +87,7 @@ port.on('message', (cmd: ReaderCommand) => {
     });
   } catch (err) {
     // The main thread validated the request; this is a bug, reported as a protocol error.
-    promise = Promise.resolve({ status: null, complete: false, reusedConnection: false, aborted: false, timedOut: false, error: { message: String(err), code: undefined, protocol: true } as Http1Result['error'] });
+    promise = Promise.resolve(unansweredResult({ error: new Http1Error(String(err), undefined, true) }));
   }
   void promise.then((r) => ended(id, r));
 });

@@ -18,7 +18,7 @@ import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
-import { Http1Error, checkRequest, type Http1RequestOptions, type Http1Result } from './http1.js';
+import { Http1Error, checkRequest, unansweredResult, type Http1RequestOptions, type Http1Result } from './http1.js';
 
 /** What the load generator needs of an HTTP client (http1.ts Http1Client, or threads). */
 export interface Http1Requester {
@@ -116,10 +116,10 @@ export class ThreadedHttp1Client implements Http1Requester {
   request(opts: Http1RequestOptions): Promise<Http1Result> {
     checkRequest(opts);
     return new Promise<Http1Result>((resolve) => {
-      if (this.destroyed) return resolve(failedResult(new Http1Error('the client was closed', undefined, false)));
-      if (opts.signal?.aborted) return resolve({ status: null, complete: false, error: null, reusedConnection: false, aborted: true, timedOut: false });
+      if (this.destroyed) return resolve(unansweredResult({ error: new Http1Error('the client was closed', undefined, false) }));
+      if (opts.signal?.aborted) return resolve(unansweredResult({ aborted: true }));
       const thread = this.pick();
-      if (thread.failed) return resolve(failedResult(new Http1Error(thread.failed.message, 'ERR_READER_THREAD', false)));
+      if (thread.failed) return resolve(unansweredResult({ error: new Http1Error(thread.failed.message, 'ERR_READER_THREAD', false) }));
       const id = this.nextId++;
       const p: Pending = { opts, resolve, thread, onAbort: null };
       if (opts.signal) {
@@ -137,7 +137,7 @@ export class ThreadedHttp1Client implements Http1Requester {
     if (this.destroyed) return;
     this.destroyed = true;
     const closed = new Http1Error('the client was closed', undefined, false);
-    for (const id of [...this.pending.keys()]) this.end(id, failedResult(closed));
+    for (const id of [...this.pending.keys()]) this.end(id, unansweredResult({ error: closed }));
     await Promise.all(this.threads.map((t) => t.worker.terminate()));
   }
 
@@ -161,7 +161,7 @@ export class ThreadedHttp1Client implements Http1Requester {
       if (thread.failed) return;
       thread.failed = new Error(`a reader thread of the load generator stopped: ${why}`);
       const err = new Http1Error(thread.failed.message, 'ERR_READER_THREAD', false);
-      for (const [id, p] of [...this.pending]) if (p.thread === thread) this.end(id, failedResult(err));
+      for (const [id, p] of [...this.pending]) if (p.thread === thread) this.end(id, unansweredResult({ error: err }));
     };
     worker.on('error', (err) => die(err instanceof Error ? err.message : String(err)));
     worker.on('exit', (code) => {
@@ -191,8 +191,4 @@ export class ThreadedHttp1Client implements Http1Requester {
     if (--p.thread.inFlight === 0) p.thread.worker.unref();
     p.resolve(result);
   }
-}
-
-function failedResult(error: Http1Error): Http1Result {
-  return { status: null, complete: false, error, reusedConnection: false, aborted: false, timedOut: false };
 }
