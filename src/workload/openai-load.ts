@@ -487,9 +487,8 @@ class OpenAiLoadImpl implements OpenAiLoad {
     let status = 0;
     let errorText = '';
     // The client stamps each network read and parses after the burst (http1.ts): every SSE event gets
-    // the arrival time of the read that carried it.
-    let arrivalS = st.startS;
-    const parser = new SseParser((ev) => this.onEvent(st, ev.data, arrivalS));
+    // the arrival time of the read that carried it (text is pushed only after st.lastReadS is set).
+    const parser = new SseParser((ev) => this.onEvent(st, ev.data, st.lastReadS!));
     const r = await this.http.request({
       method: 'POST',
       path: this.completionsPath,
@@ -513,7 +512,6 @@ class OpenAiLoadImpl implements OpenAiLoad {
           if (errorText.length < ERROR_BODY_MAX) errorText += text;
           return;
         }
-        arrivalS = t;
         parser.push(text);
       },
     });
